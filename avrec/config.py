@@ -1,0 +1,139 @@
+"""The one typed configuration object of a run.
+
+Every tunable lives here, validated once at construction, so that a bad value fails with a message that names it
+before any work starts. Components receive the parts they need as plain dicts (TFX custom_config) and rebuild the
+dataclass with `from_dict`, which validates again.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping
+
+from avrec.errors import AvrecError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EMBEDDED_DATASETS = {"ml-latest-small": PROJECT_ROOT / "data" / "ml-latest-small"}
+SCHEMA_DIR = PROJECT_ROOT / "schemas"
+
+
+class ConfigError(AvrecError, ValueError):
+    """A configuration value is invalid; the message names the field."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Section:
+    """Shared plumbing: build from a mapping that may carry unknown keys only by mistake."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:  # overridden where a section has constraints
+        pass
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        _require(not unknown, f"{cls.__name__}: unknown setting(s) {unknown}; known: {sorted(names)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig(_Section):
+    """Where interactions come from and how they are split."""
+
+    source: str = "ml-latest-small"
+    format: str = "auto"
+    # Each user's latest interactions held out for evaluation: a count (>= 1) or a fraction in (0, 1).
+    holdout_last: float = 10
+    # Training examples keep at most this many prior items as history (eval keeps all, to exclude seen items).
+    max_history: int = 50
+    # Above this fraction of bad rows (per file) the run stops instead of reporting and skipping them.
+    max_bad_fraction: float = 0.01
+    # Users with fewer interactions than this contribute to training only (nothing to hold out).
+    min_user_interactions: int = 2
+
+    def validate(self) -> None:
+        _require(self.holdout_last > 0, f"holdout_last must be > 0, got {self.holdout_last}")
+        _require(self.holdout_last < 1 or float(self.holdout_last).is_integer(),
+                 f"holdout_last must be a whole count or a fraction in (0, 1), got {self.holdout_last}")
+        _require(self.max_history >= 1, f"max_history must be >= 1, got {self.max_history}")
+        _require(0 <= self.max_bad_fraction <= 1, f"max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}")
+        _require(self.min_user_interactions >= 1, "min_user_interactions must be >= 1")
+
+    @property
+    def source_path(self) -> Path:
+        return EMBEDDED_DATASETS.get(self.source, Path(self.source))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(_Section):
+    """Two-tower retrieval model and its training."""
+
+    embedding_dim: int = 64
+    history_length: int = 20
+    temperature: float = 0.1
+    logq_correction: bool = True
+    epochs: int = 8
+    batch_size: int = 512
+    learning_rate: float = 0.005
+    text_vocab_size: int = 20000
+    oov_buckets: int = 1
+    top_k: int = 100
+    seed: int = 42
+
+    def validate(self) -> None:
+        for name in ("embedding_dim", "history_length", "epochs", "batch_size", "text_vocab_size", "oov_buckets",
+                     "top_k"):
+            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        _require(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
+        _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig(_Section):
+    """Blessing: the model must reach this Recall@50, and not fall below the last blessed model."""
+
+    min_recall_at_50: float = 0.02
+    max_recall_drop: float = 0.0
+
+    def validate(self) -> None:
+        _require(0 <= self.min_recall_at_50 <= 1, "min_recall_at_50 must be in [0, 1]")
+        _require(self.max_recall_drop >= 0, "max_recall_drop must be >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(_Section):
+    """A whole pipeline run."""
+
+    output_dir: str = "output"
+    model_name: str = "avrec"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+
+    def validate(self) -> None:
+        _require(bool(self.model_name) and self.model_name.replace("_", "").replace("-", "").isalnum(),
+                 f"model_name must be letters, digits, '-' or '_', got {self.model_name!r}")
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.output_dir).resolve()
+
+    @property
+    def serving_dir(self) -> Path:
+        """TF Serving's model base path is serving_dir / model_name."""
+        return self.output_path / "serving"
+
+    @property
+    def model_base_path(self) -> Path:
+        return self.serving_dir / self.model_name
