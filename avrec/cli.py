@@ -51,6 +51,24 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--history", type=_item_list, default=[], help="comma-separated item ids, oldest first")
     recommend.add_argument("--k", type=int, default=10, help="how many items (default: %(default)s)")
     recommend.add_argument("--output", default="output", help="where to look for pushed models (default: %(default)s)")
+    recommend.add_argument("--model-name", default="avrec",
+                           help="model name on the server, with --server (default: %(default)s)")
+
+    serve = commands.add_parser("serve", help="serve pushed versions over TF Serving's REST and gRPC APIs")
+    serve.add_argument("--model-base-path", required=True, help="directory holding MODEL_NAME/<version>/ dirs")
+    serve.add_argument("--model-name", default="avrec", help="model name (default: %(default)s)")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--rest-port", type=int, default=8501, help="REST port (default: %(default)s)")
+    serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (default: %(default)s)")
+    serve.add_argument("--poll-seconds", type=float, default=1.0,
+                       help="how often to look for new versions (default: %(default)s)")
+
+    similar = commands.add_parser("similar", help="items most similar to an item, from a server")
+    similar.add_argument("--server", required=True,
+                         help="TF Serving URL, e.g. http://localhost:8501 or grpc://localhost:8500")
+    similar.add_argument("--item", required=True, help="item id as in the dataset")
+    similar.add_argument("--k", type=int, default=10, help="how many items (default: %(default)s)")
+    similar.add_argument("--model-name", default="avrec", help="model name on the server (default: %(default)s)")
     return parser
 
 
@@ -60,9 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from avrec.pipeline.run import run_command
             return run_command(args)
+        if args.command == "recommend" and args.server:
+            from avrec.serving.commands import recommend_command as server_recommend_command
+            return server_recommend_command(args)
         if args.command == "recommend":
             from avrec.models.predict import recommend_command
             return recommend_command(args)
+        if args.command == "serve":
+            from avrec.serving.commands import serve_command
+            return serve_command(args)
+        if args.command == "similar":
+            from avrec.serving.commands import similar_command
+            return similar_command(args)
         raise AssertionError(f"unhandled command {args.command}")
     except AvrecError as error:
         print(f"avrec {args.command}: error: {error}", file=sys.stderr)

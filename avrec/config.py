@@ -82,6 +82,8 @@ class ModelConfig(_Section):
     embedding_dim: int = 64
     history_length: int = 20
     temperature: float = 0.1
+    # Probability of replacing a user or item id by the OOV index in training (cold-start robustness).
+    id_dropout: float = 0.1
     logq_correction: bool = True
     epochs: int = 8
     batch_size: int = 512
@@ -96,6 +98,7 @@ class ModelConfig(_Section):
                      "top_k"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         _require(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
+        _require(0 <= self.id_dropout < 1, f"id_dropout must be in [0, 1), got {self.id_dropout}")
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
 
 

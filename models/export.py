@@ -1,0 +1,132 @@
+"""The exported SavedModel: raw request features in, top-K over the full catalog out.
+
+The Transform graph, both towers and an index of every catalog item's embedding are baked in, so TF Serving needs
+nothing else. Signatures (the contract clients and the serving layer rely on):
+  serving_default  user_id [B], history [B, T] (oldest first, right-padded with "") -> item_ids [B, K], scores [B, K]
+  recommend        the same plus exclude [B, E] (items the caller has already shown or the user has seen)
+  similar_items    item_id [B] -> item_ids [B, K], scores [B, K]   (the item itself excluded)
+  item_embeddings  item_id [B] -> embedding [B, D]
+  item_titles      item_id [B] -> title [B]                         ("" for an unknown item)
+  evaluate         examples [B] (serialized raw tf.Examples) -> rank [B]   (what TFMA reads; see metrics.py)
+History items are excluded from recommendations. Unknown users and items map to the OOV embeddings: never an error.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import avrec  # noqa: F401  (legacy Keras before TensorFlow)
+import numpy as np
+import tensorflow as tf
+
+from avrec import features as F
+from avrec.models import preprocessing as P
+from avrec.models.metrics import excluded_mask, target_ranks
+
+CATALOG_BATCH = 4096
+STRING = tf.TensorSpec([None], tf.string)
+STRING_MATRIX = tf.TensorSpec([None, None], tf.string)
+
+
+def _as_raw(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
+    """Request tensors -> the shapes the Transform graph was traced with ([B, 1] or sparse)."""
+    if isinstance(spec, tf.io.VarLenFeature):
+        return tf.sparse.from_dense(values)  # "" padding becomes absent
+    return tf.reshape(values, [-1, 1])
+
+
+class Recommender(tf.Module):
+    def __init__(self, query_tower, candidate_tower, transform_layer, raw_feature_spec: Mapping,
+                 catalog: Mapping[str, np.ndarray | tf.Tensor], top_k: int):
+        super().__init__()
+        self.query_tower = query_tower
+        self.candidate_tower = candidate_tower
+        self.transform_layer = transform_layer
+        self.raw_feature_spec = dict(raw_feature_spec)
+        item_ids = tf.constant(catalog[F.ITEM_ID])
+        self.num_items = int(item_ids.shape[0])
+        self.top_k = min(top_k, self.num_items)
+        self.item_ids = tf.Variable(item_ids, trainable=False, name="item_ids")
+        self.titles = tf.Variable(tf.constant(catalog[F.TITLE]), trainable=False, name="titles")
+        self.positions = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(item_ids, tf.range(self.num_items, dtype=tf.int64)), -1)
+        self.item_embeddings_index = tf.Variable(self._embed_catalog(catalog), trainable=False,
+                                                 name="item_embedding_index")
+
+    # ---- building blocks -------------------------------------------------------------------------------------------
+    def _transform(self, raw: Mapping[str, tf.Tensor]):
+        return self.transform_layer({name: _as_raw(value, self.raw_feature_spec[name]) for name, value in raw.items()})
+
+    def _embed_catalog(self, catalog) -> tf.Tensor:
+        content = {name: catalog[name] for name in (F.ITEM_ID, *F.ITEM_CONTENT_FEATURES)}
+        batches = []
+        for start in range(0, self.num_items, CATALOG_BATCH):
+            raw = {name: value[start:start + CATALOG_BATCH] for name, value in content.items()}
+            batches.append(self.candidate_tower(self._transform(raw), training=False))
+        return tf.concat(batches, axis=0)
+
+    def _queries(self, user_id, history):
+        return self.query_tower(self._transform({F.USER_ID: user_id, F.HISTORY: history}), training=False)
+
+    def _item_vectors(self, item_id):
+        """Catalog items use their indexed embedding; an unknown id gets the OOV embedding with no content."""
+        position = self.positions.lookup(item_id)
+        no_text = tf.fill(tf.shape(item_id), "")
+        unknown = {F.ITEM_ID: item_id, F.TITLE: no_text, F.TEXT: no_text, F.GENRES: tf.expand_dims(no_text, 1)}
+        from_tower = self.candidate_tower(self._transform(unknown), training=False)
+        indexed = tf.gather(self.item_embeddings_index, tf.maximum(position, 0))
+        return tf.where(tf.expand_dims(position >= 0, 1), indexed, from_tower)
+
+    def _top_k(self, queries, excluded_ids):
+        scores = tf.matmul(queries, self.item_embeddings_index, transpose_b=True)
+        excluded = excluded_mask(self.positions.lookup(excluded_ids), self.num_items)
+        scores = tf.where(excluded, tf.constant(-np.inf, scores.dtype), scores)
+        top = tf.math.top_k(scores, k=self.top_k)
+        return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
+
+    # ---- signatures ------------------------------------------------------------------------------------------------
+    @tf.function(input_signature=[STRING, STRING_MATRIX])
+    def serve(self, user_id, history):
+        return self._top_k(self._queries(user_id, history), history)
+
+    @tf.function(input_signature=[STRING, STRING_MATRIX, STRING_MATRIX])
+    def recommend(self, user_id, history, exclude):
+        return self._top_k(self._queries(user_id, history), tf.concat([history, exclude], axis=1))
+
+    @tf.function(input_signature=[STRING])
+    def similar_items(self, item_id):
+        return self._top_k(self._item_vectors(item_id), tf.expand_dims(item_id, 1))
+
+    @tf.function(input_signature=[STRING])
+    def item_embeddings(self, item_id):
+        return {"embedding": self._item_vectors(item_id)}
+
+    @tf.function(input_signature=[STRING])
+    def item_titles(self, item_id):
+        position = self.positions.lookup(item_id)
+        titles = tf.gather(self.titles, tf.maximum(position, 0))
+        return {"title": tf.where(position >= 0, titles, "")}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def evaluate(self, examples):
+        raw = tf.io.parse_example(examples, {name: self.raw_feature_spec[name]
+                                             for name in (F.USER_ID, F.ITEM_ID, F.HISTORY)})
+        history = tf.sparse.to_dense(raw[F.HISTORY])
+        queries = self._queries(tf.reshape(raw[F.USER_ID], [-1]), history)
+        scores = tf.matmul(queries, self.item_embeddings_index, transpose_b=True)
+        targets = tf.maximum(self.positions.lookup(tf.reshape(raw[F.ITEM_ID], [-1])), 0)
+        excluded = excluded_mask(self.positions.lookup(history), self.num_items)
+        return {"rank": target_ranks(scores, targets, excluded)}
+
+    def signatures(self) -> dict:
+        return {
+            "serving_default": self.serve.get_concrete_function(),
+            "recommend": self.recommend.get_concrete_function(),
+            "similar_items": self.similar_items.get_concrete_function(),
+            "item_embeddings": self.item_embeddings.get_concrete_function(),
+            "item_titles": self.item_titles.get_concrete_function(),
+            "evaluate": self.evaluate.get_concrete_function(),
+        }
+
+
+def export(recommender: Recommender, path: str) -> None:
+    tf.saved_model.save(recommender, path, signatures=recommender.signatures())

@@ -1,0 +1,62 @@
+"""Small Keras layers the towers are built from."""
+from __future__ import annotations
+
+import avrec  # noqa: F401  (legacy Keras before TensorFlow)
+import tensorflow as tf
+
+
+def as_ragged(ids, padding: int | None = None) -> tf.RaggedTensor:
+    """Sparse, ragged or padded dense id batches -> ragged."""
+    if isinstance(ids, tf.RaggedTensor):
+        return ids
+    if isinstance(ids, tf.SparseTensor):
+        return tf.RaggedTensor.from_sparse(ids)
+    return tf.RaggedTensor.from_tensor(ids, padding=padding)
+
+
+class MeanPooledEmbedding(tf.keras.layers.Layer):
+    """Mean of the embeddings of a variable-length id list; an empty list pools to zeros, never NaN.
+
+    Pass `embedding` to pool over a table another layer owns (the history shares the item-id table).
+    """
+
+    def __init__(self, embedding: tf.keras.layers.Embedding, padding: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+        self.padding = padding
+
+    def call(self, ids):
+        ragged = as_ragged(ids, self.padding)
+        vectors = tf.ragged.map_flat_values(self.embedding, ragged)
+        total = tf.reduce_sum(vectors, axis=1)
+        count = tf.cast(tf.expand_dims(ragged.row_lengths(), -1), total.dtype)
+        return tf.math.divide_no_nan(total, count)
+
+
+class IdDropout(tf.keras.layers.Layer):
+    """In training, replaces an id by the OOV index with probability `rate`.
+
+    The OOV row then learns what an unseen user or item looks like instead of staying at its random initialisation,
+    and the content features of a tower learn to carry the signal on their own.
+    """
+
+    def __init__(self, rate: float, oov_index: int, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.oov_index = oov_index
+        self.seed = seed
+
+    def call(self, ids, training=None):
+        if not training or self.rate <= 0:
+            return ids
+        drop = tf.random.uniform(tf.shape(ids), seed=self.seed) < self.rate
+        return tf.where(drop, tf.cast(self.oov_index, ids.dtype), ids)
+
+
+def projection(hidden: int, output: int, name: str) -> tf.keras.Sequential:
+    """Two-layer MLP ending in an L2-normalised embedding, so scores are cosines scaled by the temperature."""
+    return tf.keras.Sequential([
+        tf.keras.layers.Dense(hidden, activation="relu"),
+        tf.keras.layers.Dense(output),
+        tf.keras.layers.UnitNormalization(),
+    ], name=name)

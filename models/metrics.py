@@ -1,0 +1,87 @@
+"""Full-catalog ranking metrics, shared by the model's evaluation (through TFMA) and the baselines.
+
+Every method reduces an evaluation example to one number, the target item's rank among all catalog items the user
+has not already seen (0 = first). Recall@K and NDCG@K are then functions of that rank alone, so the model and the
+baselines are scored by the same code: these Keras metrics read the rank as the prediction and ignore the label.
+"""
+from __future__ import annotations
+
+import avrec  # noqa: F401  (legacy Keras before TensorFlow)
+import tensorflow as tf
+
+
+def target_ranks(scores: tf.Tensor, targets: tf.Tensor, excluded: tf.Tensor) -> tf.Tensor:
+    """Rank of each row's target among the items that are not excluded.
+
+    scores: [batch, items]; targets: [batch] catalog positions; excluded: [batch, items] bool (the user's seen items).
+    The target itself is never excluded: re-consuming an item is a legitimate hit. Ties count in the target's favour.
+    """
+    target_scores = tf.gather(scores, targets, batch_dims=1)
+    not_target = tf.logical_not(tf.one_hot(targets, tf.shape(scores)[1], on_value=True, off_value=False))
+    beats_target = (scores > tf.expand_dims(target_scores, 1)) & tf.logical_not(excluded) & not_target
+    return tf.reduce_sum(tf.cast(beats_target, tf.float32), axis=1)
+
+
+def excluded_mask(positions: tf.RaggedTensor | tf.Tensor, num_items: int) -> tf.Tensor:
+    """[batch, num_items] bool: True at each row's given catalog positions (negative positions are ignored)."""
+    if not isinstance(positions, tf.RaggedTensor):
+        positions = tf.RaggedTensor.from_tensor(positions)
+    valid = tf.ragged.boolean_mask(positions, positions >= 0)
+    rows = tf.cast(valid.value_rowids(), tf.int64)
+    indices = tf.stack([rows, tf.cast(valid.flat_values, tf.int64)], axis=1)
+    shape = tf.cast(tf.stack([valid.nrows(), num_items]), tf.int64)
+    hits = tf.sparse.SparseTensor(indices, tf.ones_like(rows, tf.int32), shape)
+    return tf.sparse.to_dense(tf.sparse.reorder(hits), validate_indices=False) > 0
+
+
+class _RankMetric(tf.keras.metrics.Mean):
+    def __init__(self, k: int, name: str | None = None, **kwargs):
+        super().__init__(name=name or f"{self.prefix}_at_{k}", **kwargs)
+        self.k = k
+
+    def gain(self, ranks: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ranks = tf.reshape(tf.cast(y_pred, tf.float32), [-1])
+        return super().update_state(self.gain(ranks))
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
+
+class RecallAtK(_RankMetric):
+    """Share of held-out interactions whose item is in the top K (one relevant item per example)."""
+
+    prefix = "recall"
+
+    def gain(self, ranks):
+        return tf.cast(ranks < self.k, tf.float32)
+
+
+class NdcgAtK(_RankMetric):
+    """NDCG@K with one relevant item per example: 1 / log2(rank + 2) when it is in the top K, else 0."""
+
+    prefix = "ndcg"
+
+    def gain(self, ranks):
+        return tf.where(ranks < self.k, 1.0 / (tf.math.log(ranks + 2.0) / tf.math.log(2.0)), 0.0)
+
+
+# Reported metrics: name in metrics.json -> (metric class, k).
+REPORTED = {"recall@10": (RecallAtK, 10), "recall@50": (RecallAtK, 50), "ndcg@10": (NdcgAtK, 10)}
+
+
+def tfma_name(reported: str) -> str:
+    """TF metric and variable names cannot contain '@'."""
+    return reported.replace("@", "_at_")
+
+
+def ranking_metrics(ranks) -> dict[str, float]:
+    """The reported metrics of a vector of target ranks, computed by the same metric classes TFMA runs."""
+    results = {}
+    for name, (metric_class, k) in REPORTED.items():
+        metric = metric_class(k)
+        metric.update_state(None, tf.constant(ranks, tf.float32))
+        results[name] = float(metric.result())
+    return results

@@ -1,0 +1,81 @@
+"""Transform's preprocessing_fn: raw interaction features -> the integer features the towers read.
+
+Vocabularies are computed over the training split only (Transform's analyze split), each with OOV buckets, so users
+and items unseen in training map to a shared OOV index instead of failing. The same graph is baked into the exported
+model and applied to raw request features at serving time.
+"""
+from __future__ import annotations
+
+import avrec  # noqa: F401  (legacy Keras before TensorFlow)
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from avrec import features as F
+from avrec.config import ModelConfig
+
+USER_VOCAB = "user_id"
+ITEM_VOCAB = "item_id"
+GENRE_VOCAB = "genres"
+TOKEN_VOCAB = "text_tokens"
+
+# Transformed feature names.
+USER_INDEX = "user_index"
+ITEM_INDEX = "item_index"
+HISTORY_INDICES = "history_indices"  # [batch, history_length], most recent last, HISTORY_PAD where shorter
+GENRE_INDICES = "genre_indices"  # sparse, one row per example
+TOKEN_INDICES = "token_indices"  # sparse, one row per example
+HISTORY_PAD = -1
+
+
+def normalize_text(text: tf.Tensor) -> tf.Tensor:
+    """Unicode-aware lower-casing; anything that is not a letter or digit separates tokens."""
+    lowered = tf.strings.lower(text, encoding="utf-8")
+    return tf.strings.strip(tf.strings.regex_replace(lowered, r"[^\p{L}\p{N}]+", " "))
+
+
+def item_text(title: tf.Tensor, genres: tf.SparseTensor, text: tf.Tensor) -> tf.Tensor:
+    """One string per item: title, genres and free text."""
+    genre_text = tf.strings.reduce_join(tf.RaggedTensor.from_sparse(genres), axis=1, separator=" ")
+    return tf.strings.join([title, genre_text, text], separator=" ")
+
+
+def last_n(ids: tf.RaggedTensor, n: int, pad: int) -> tf.Tensor:
+    """The last n values of each row, left-aligned and padded on the right to exactly n columns."""
+    tail = ids[:, -n:]
+    return tail.to_tensor(default_value=pad, shape=[None, n])
+
+
+def _scalar(feature: tf.Tensor) -> tf.Tensor:
+    return tf.reshape(feature, [-1])
+
+
+def preprocessing_fn(inputs, custom_config):
+    config = ModelConfig.from_dict(custom_config["model"])
+    oov = config.oov_buckets
+
+    user_ids = _scalar(inputs[F.USER_ID])
+    item_ids = _scalar(inputs[F.ITEM_ID])
+    item_vocab = tft.vocabulary(item_ids, vocab_filename=ITEM_VOCAB)
+
+    history = tf.RaggedTensor.from_sparse(inputs[F.HISTORY])
+    history_indices = tf.ragged.map_flat_values(
+        lambda values: tft.apply_vocabulary(values, item_vocab, num_oov_buckets=oov), history)
+
+    text = item_text(_scalar(inputs[F.TITLE]), inputs[F.GENRES], _scalar(inputs[F.TEXT]))
+    tokens = tf.strings.split(normalize_text(text))
+    token_indices = tf.ragged.map_flat_values(
+        lambda values: tft.compute_and_apply_vocabulary(
+            values, top_k=config.text_vocab_size, num_oov_buckets=oov, vocab_filename=TOKEN_VOCAB), tokens)
+
+    genres = tf.RaggedTensor.from_sparse(inputs[F.GENRES])
+    genre_indices = tf.ragged.map_flat_values(
+        lambda values: tft.compute_and_apply_vocabulary(values, num_oov_buckets=oov, vocab_filename=GENRE_VOCAB),
+        genres)
+
+    return {
+        USER_INDEX: tft.compute_and_apply_vocabulary(user_ids, num_oov_buckets=oov, vocab_filename=USER_VOCAB),
+        ITEM_INDEX: tft.apply_vocabulary(item_ids, item_vocab, num_oov_buckets=oov),
+        HISTORY_INDICES: last_n(history_indices, config.history_length, HISTORY_PAD),
+        GENRE_INDICES: genre_indices.to_sparse(),
+        TOKEN_INDICES: token_indices.to_sparse(),
+    }

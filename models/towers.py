@@ -1,0 +1,73 @@
+"""The two towers: a query tower over the user and their recent history, a candidate tower over the item.
+
+They share the item-id embedding table, so an item read in someone's history and the same item as a candidate start
+from one representation.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import avrec  # noqa: F401  (legacy Keras before TensorFlow)
+import tensorflow as tf
+
+from avrec.config import ModelConfig
+from avrec.models import preprocessing as P
+from avrec.models.layers import IdDropout, MeanPooledEmbedding, as_ragged, projection
+
+
+@dataclasses.dataclass(frozen=True)
+class VocabularySizes:
+    """In-vocabulary sizes; each table adds `oov_buckets` rows after them, the first of which is the OOV index."""
+
+    users: int
+    items: int
+    genres: int
+    tokens: int
+
+
+class QueryTower(tf.keras.Model):
+    """User id embedding + mean and most recent of the history's item embeddings -> query embedding."""
+
+    def __init__(self, sizes: VocabularySizes, item_embedding: tf.keras.layers.Embedding, config: ModelConfig, **kwargs):
+        super().__init__(**kwargs)
+        dim = config.embedding_dim
+        self.user_dropout = IdDropout(config.id_dropout, oov_index=sizes.users, seed=config.seed)
+        self.user_embedding = tf.keras.layers.Embedding(sizes.users + config.oov_buckets, dim, name="user_id")
+        self.item_embedding = item_embedding
+        self.history_mean = MeanPooledEmbedding(item_embedding, padding=P.HISTORY_PAD, name="history_mean")
+        self.project = projection(2 * dim, dim, name="query_projection")
+
+    def call(self, features, training=None):
+        users = self.user_dropout(features[P.USER_INDEX], training=training)
+        history = as_ragged(features[P.HISTORY_INDICES], padding=P.HISTORY_PAD)
+        has_history = tf.expand_dims(tf.cast(history.row_lengths() > 0, tf.float32), -1)
+        last_item = tf.maximum(history[:, -1:].to_tensor(default_value=0, shape=[None, 1])[:, 0], 0)
+        inputs = tf.concat([
+            self.user_embedding(users),
+            self.history_mean(history),
+            self.item_embedding(last_item) * has_history,
+        ], axis=-1)
+        return self.project(inputs)
+
+
+class CandidateTower(tf.keras.Model):
+    """Item id embedding + genres + a trainable bag of words over title, genres and tags -> item embedding."""
+
+    def __init__(self, sizes: VocabularySizes, config: ModelConfig, **kwargs):
+        super().__init__(**kwargs)
+        dim = config.embedding_dim
+        oov = config.oov_buckets
+        self.item_dropout = IdDropout(config.id_dropout, oov_index=sizes.items, seed=config.seed + 1)
+        self.item_embedding = tf.keras.layers.Embedding(sizes.items + oov, dim, name="item_id")
+        self.genres = MeanPooledEmbedding(tf.keras.layers.Embedding(sizes.genres + oov, dim // 2), name="genres")
+        self.text = MeanPooledEmbedding(tf.keras.layers.Embedding(sizes.tokens + oov, dim), name="text")
+        self.project = projection(2 * dim, dim, name="candidate_projection")
+
+    def content_features(self, features) -> list[tf.Tensor]:
+        """Everything the tower knows about an item besides its id (what a cold item is recommended from)."""
+        return [self.genres(features[P.GENRE_INDICES]), self.text(features[P.TOKEN_INDICES])]
+
+    def call(self, features, training=None):
+        items = self.item_dropout(features[P.ITEM_INDEX], training=training)
+        inputs = tf.concat([self.item_embedding(items), *self.content_features(features)], axis=-1)
+        return self.project(inputs)

@@ -1,0 +1,89 @@
+"""The Trainer's module: `run_fn` trains the two-tower model on Transform's output and exports the Recommender.
+
+TFX calls run_fn with FnArgs; `custom_config` carries the ModelConfig as a dict and the catalog's file pattern (added
+by components.catalog_trainer), because the exported index covers every catalog item, not only those with
+interactions in training.
+"""
+from __future__ import annotations
+
+import math
+
+import avrec  # noqa: F401  (legacy Keras before TensorFlow)
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from absl import logging
+from tfx_bsl.public import tfxio
+
+from avrec import features as F
+from avrec.config import ModelConfig
+from avrec.data.prepare import read_examples
+from avrec.models import preprocessing as P
+from avrec.models.export import Recommender, export
+from avrec.models.retrieval import TwoTowerModel, sampling_probabilities
+from avrec.models.towers import VocabularySizes
+
+CATALOG_PATTERN_KEY = "catalog_pattern"
+
+
+def distribution_strategy() -> tf.distribute.Strategy:
+    """All local GPUs when there are any, else the default (CPU) strategy."""
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if gpus else tf.distribute.get_strategy()
+
+
+def vocabulary_sizes(tft_output: tft.TFTransformOutput) -> VocabularySizes:
+    return VocabularySizes(users=tft_output.vocabulary_size_by_name(P.USER_VOCAB),
+                           items=tft_output.vocabulary_size_by_name(P.ITEM_VOCAB),
+                           genres=tft_output.vocabulary_size_by_name(P.GENRE_VOCAB),
+                           tokens=tft_output.vocabulary_size_by_name(P.TOKEN_VOCAB))
+
+
+def _dataset(fn_args, tft_output, batch_size: int, shuffle: bool, seed: int, epochs: int | None):
+    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
+                                             num_epochs=epochs, shuffle_buffer_size=100_000)
+    return fn_args.data_accessor.tf_dataset_factory(fn_args.train_files, options,
+                                                   tft_output.transformed_metadata.schema)
+
+
+def train_item_indices(fn_args, tft_output) -> np.ndarray:
+    batches = _dataset(fn_args, tft_output, batch_size=8192, shuffle=False, seed=0, epochs=1)
+    return np.concatenate([batch[P.ITEM_INDEX].numpy().reshape(-1) for batch in batches])
+
+
+def load_catalog(pattern: str, raw_feature_spec) -> dict[str, np.ndarray]:
+    spec = {name: raw_feature_spec[name] for name in (F.ITEM_ID, *F.ITEM_CONTENT_FEATURES)}
+    parsed = read_examples(pattern, spec)
+    catalog = {}
+    for name, value in parsed.items():
+        if isinstance(value, tf.RaggedTensor):
+            catalog[name] = value.to_tensor(default_value="")  # dense, "" padded, as requests send lists
+        else:
+            catalog[name] = tf.reshape(value, [-1])
+    return catalog
+
+
+def run_fn(fn_args) -> None:
+    config = ModelConfig.from_dict(fn_args.custom_config["model"])
+    tf.keras.utils.set_random_seed(config.seed)
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    sizes = vocabulary_sizes(tft_output)
+
+    item_indices = train_item_indices(fn_args, tft_output)
+    probabilities = sampling_probabilities(item_indices, sizes.items + config.oov_buckets)
+    steps_per_epoch = max(1, math.ceil(len(item_indices) / config.batch_size))
+    logging.info("Training on %d examples, %d steps per epoch, vocabularies %s", len(item_indices), steps_per_epoch,
+                 sizes)
+
+    with distribution_strategy().scope():
+        model = TwoTowerModel(sizes, config, probabilities)
+        model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
+    train = _dataset(fn_args, tft_output, config.batch_size, shuffle=True, seed=config.seed, epochs=None)
+    model.fit(train, epochs=config.epochs, steps_per_epoch=steps_per_epoch, verbose=2,
+              callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")])
+
+    raw_spec = tft_output.raw_feature_spec()
+    catalog = load_catalog(fn_args.custom_config[CATALOG_PATTERN_KEY], raw_spec)
+    recommender = Recommender(model.query_tower, model.candidate_tower, tft_output.transform_features_layer(),
+                              raw_spec, catalog, config.top_k)
+    export(recommender, fn_args.serving_model_dir)

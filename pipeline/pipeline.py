@@ -1,0 +1,118 @@
+"""The pipeline, defined once; runners (pipeline/runner.py) decide where it runs.
+
+ImportExampleGen (interactions: time-split train/eval) ─┬─ StatisticsGen ─ ExampleValidator ─ AnomalyGate
+ImportSchemaGen (schemas/interactions.pbtxt) ───────────┘                                        │
+ImportExampleGen (catalog) ──┬──────────────────────────────────── Transform ◄───────────────────┘
+                             ├── Baselines (popularity, item-kNN)        │
+                             └────────────────────────────────── CatalogTrainer ─ Evaluator ─ Pusher
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import avrec  # noqa: F401  (legacy Keras before TensorFlow)
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+
+from avrec.components.anomaly_gate import AnomalyGate
+from avrec.components.baselines import Baselines
+from avrec.components.catalog_trainer import CatalogTrainer
+from avrec.config import PROJECT_ROOT, SCHEMA_DIR, RunConfig
+from avrec.data.prepare import CATALOG_PATTERN, EVAL_PATTERN, TRAIN_PATTERN
+from avrec.models.metrics import REPORTED, tfma_name
+
+PIPELINE_NAME = "avrec"
+BLESSING_METRIC = "recall@50"
+# Rank is the only prediction; TFMA needs some label, which the rank metrics ignore.
+EVAL_LABEL = "rating"
+
+
+def code_fingerprint() -> str:
+    """Digest of the model code: Transform and Trainer name their code by import path, so without this a code
+    change would be served from the cache."""
+    digest = hashlib.sha256()
+    for path in sorted([*PROJECT_ROOT.joinpath("models").rglob("*.py"), *PROJECT_ROOT.joinpath("avrec").rglob("*.py")]):
+        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def eval_config(config: RunConfig) -> tfma.EvalConfig:
+    metrics = []
+    for name, (metric_class, k) in REPORTED.items():
+        threshold = None
+        if name == BLESSING_METRIC:
+            threshold = tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.eval.min_recall_at_50}),
+                change_threshold=tfma.GenericChangeThreshold(
+                    direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                    absolute={"value": -config.eval.max_recall_drop - 1e-9}))
+        metrics.append(tfma.MetricConfig(class_name=metric_class.__name__, module=metric_class.__module__,
+                                         config=f'{{"k": {k}, "name": "{tfma_name(name)}"}}', threshold=threshold))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="evaluate", label_key=EVAL_LABEL, prediction_key="rank")],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
+
+
+def create_pipeline(config: RunConfig, prepared_root: Path, pipeline_root: Path,
+                    metadata_path: Path) -> tfx.dsl.Pipeline:
+    custom_config = {"model": config.model.to_dict(), "code": code_fingerprint()}
+
+    interactions = tfx.components.ImportExampleGen(
+        input_base=str(prepared_root),
+        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="train", pattern=TRAIN_PATTERN),
+                                             tfx.proto.Input.Split(name="eval", pattern=EVAL_PATTERN)]),
+    ).with_id("InteractionExampleGen")
+    catalog = tfx.components.ImportExampleGen(
+        input_base=str(prepared_root),
+        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="items", pattern=CATALOG_PATTERN)]),
+        # One input split would otherwise be hash-partitioned into train/eval: keep every item in one split.
+        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(
+            splits=[tfx.proto.SplitConfig.Split(name="items", hash_buckets=1)])),
+    ).with_id("CatalogExampleGen")
+
+    statistics = tfx.components.StatisticsGen(examples=interactions.outputs["examples"])
+    schema = tfx.components.ImportSchemaGen(schema_file=str(SCHEMA_DIR / "interactions.pbtxt"))
+    validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"],
+                                                schema=schema.outputs["schema"])
+    gate = AnomalyGate(anomalies=validator.outputs["anomalies"])
+
+    transform = tfx.components.Transform(
+        examples=interactions.outputs["examples"], schema=schema.outputs["schema"],
+        preprocessing_fn="avrec.models.preprocessing.preprocessing_fn", custom_config=custom_config,
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]))
+    transform.add_upstream_node(gate)
+
+    baselines = Baselines(examples=interactions.outputs["examples"], catalog=catalog.outputs["examples"])
+    baselines.add_upstream_node(gate)
+
+    trainer = CatalogTrainer(
+        examples=transform.outputs["transformed_examples"], transform_graph=transform.outputs["transform_graph"],
+        schema=schema.outputs["schema"], catalog=catalog.outputs["examples"],
+        run_fn="avrec.models.trainer.run_fn", custom_config=custom_config,
+        train_args=tfx.proto.TrainArgs(splits=["train"]), eval_args=tfx.proto.EvalArgs(splits=["eval"]))
+
+    latest_blessed = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("LatestBlessedModelResolver")
+    evaluator = tfx.components.Evaluator(
+        examples=interactions.outputs["examples"], model=trainer.outputs["model"],
+        baseline_model=latest_blessed.outputs["model"], eval_config=eval_config(config),
+        example_splits=["eval"])
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.model_base_path))))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=PIPELINE_NAME, pipeline_root=str(pipeline_root),
+        components=[interactions, catalog, statistics, schema, validator, gate, transform, baselines, trainer,
+                    latest_blessed, evaluator, pusher],
+        enable_cache=True,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(str(metadata_path)),
+        beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
