@@ -54,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--model-name", default="avrec",
                            help="model name on the server, with --server (default: %(default)s)")
 
+    refresh = commands.add_parser(
+        "refresh-catalog", help="add new items to a pushed model from their content and push a new version")
+    refresh.add_argument("--data", required=True, help="dataset whose catalog is the new item list")
+    refresh.add_argument("--format", default="auto", help="as for `avrec run` (default: %(default)s)")
+    refresh.add_argument("--max-bad-fraction", type=float, default=0.01,
+                         help="stop if more than this fraction of a file's rows are bad (default: %(default)s)")
+    refresh.add_argument("--model", help="SavedModel version dir or model base path (default: newest under --output)")
+    refresh.add_argument("--output", default="output", help="where to look for pushed models (default: %(default)s)")
+    refresh.add_argument("--model-name", default="avrec", help="model name (default: %(default)s)")
+
     serve = commands.add_parser("serve", help="serve pushed versions over TF Serving's REST and gRPC APIs")
     serve.add_argument("--model-base-path", required=True, help="directory holding MODEL_NAME/<version>/ dirs")
     serve.add_argument("--model-name", default="avrec", help="model name (default: %(default)s)")
@@ -84,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "recommend":
             from avrec.models.predict import recommend_command
             return recommend_command(args)
+        if args.command == "refresh-catalog":
+            from avrec.models.refresh import refresh_command
+            return refresh_command(args)
         if args.command == "serve":
             from avrec.serving.commands import serve_command
             return serve_command(args)

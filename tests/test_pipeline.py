@@ -111,3 +111,60 @@ def test_a_rating_column_of_strings_stops_the_cli_with_the_column_named(tmp_path
     assert result.returncode == 2
     assert "'rating'" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out" / "pipeline").exists()
+
+
+def test_served_pipeline_model_takes_a_catalog_refresh_without_retraining_or_failed_requests(
+        slice_run, movielens_slice, tmp_path):
+    import shutil
+    import threading
+
+    from serving_helpers import MODEL, ServerProcess, free_port, wait_until
+
+    from avrec.serving.client import connect
+
+    config, _ = slice_run
+    document, _ = pushed_model(config)
+    base = tmp_path / "serving"
+    shutil.copytree(Path(document["pushed_model"]), base / MODEL / Path(document["pushed_model"]).name)
+    rest_port, grpc_port = free_port(), free_port()
+    server = ServerProcess([sys.executable, "-m", "avrec.cli", "serve", "--model-base-path", str(base),
+                            "--model-name", MODEL, "--host", "127.0.0.1", "--rest-port", str(rest_port),
+                            "--grpc-port", str(grpc_port), "--poll-seconds", "0.5"],
+                           rest_port, grpc_port, tmp_path / "server.log").wait_ready()
+    try:
+        with connect(server.rest_url, MODEL) as rest, connect(server.grpc_url, MODEL) as grpc:
+            over_rest, over_grpc = rest.recommend("1", ["1", "50"], 10), grpc.recommend("1", ["1", "50"], 10)
+            assert [item for item, _ in over_rest] == [item for item, _ in over_grpc]
+            assert [score for _, score in over_rest] == pytest.approx([score for _, score in over_grpc], abs=1e-5)
+            # A new item that copies Toy Story's content: known to nobody, embedded from content alone.
+            catalog = tmp_path / "catalog"
+            catalog.mkdir()
+            movies = pd.read_csv(movielens_slice / "movies.csv")
+            toy_story = movies[movies["movieId"] == 1].iloc[0]
+            movies.loc[len(movies)] = [990001, "Toy Story (1995)", toy_story["genres"]]
+            movies.to_csv(catalog / "movies.csv", index=False)
+            for name in ("ratings.csv", "tags.csv"):
+                shutil.copy(movielens_slice / name, catalog / name)
+
+            answers, failures, stop = [], [], threading.Event()
+
+            def load():
+                while not stop.is_set():
+                    try:
+                        answers.append(rest.recommend("1", ["1"], 10))
+                    except Exception as error:  # noqa: BLE001  (every failure is counted)
+                        failures.append(error)
+
+            loader = threading.Thread(target=load)
+            loader.start()
+            refreshed = subprocess.run([sys.executable, "-m", "avrec.cli", "refresh-catalog", "--data", str(catalog),
+                                        "--model", str(base / MODEL)], capture_output=True, text=True)
+            assert refreshed.returncode == 0, refreshed.stderr
+            wait_until(lambda: rest.titles(["990001"]) == ["Toy Story (1995)"], timeout=60)
+            stop.set()
+            loader.join()
+            assert failures == [] and len(answers) > 0
+            similar = [item for item, _ in grpc.similar("1", 100)]
+            assert "990001" in similar  # same content as Toy Story: among its nearest items
+    finally:
+        server.stop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-import avrec  # noqa: F401  (Keras 2 before TensorFlow)
 import numpy as np
 import tensorflow as tf
 
@@ -171,7 +170,7 @@ def _load_weights(model: tf.keras.Model, checkpoint: str) -> None:
                 layer.set_weights([reader.get_tensor(f"{scope}/{n}") for n in names])
             else:
                 kernel = reader.get_tensor(f"{scope}/kernel")
-                if isinstance(layer, tf.keras.layers.Conv1D):  # TF1 [time, channels, 1, filters] -> [time, channels, filters]
+                if isinstance(layer, tf.keras.layers.Conv1D):  # TF1 [time, channels, 1, filters] -> 1-D conv
                     kernel = kernel[:, :, 0, :]
                 layer.set_weights([kernel, reader.get_tensor(f"{scope}/bias")])
     except (tf.errors.OpError, ValueError) as e:

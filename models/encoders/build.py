@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import avrec  # noqa: F401  (Keras 2 before TensorFlow)
 from avrec.models.encoders.errors import EncoderError
 from avrec.models.encoders.handles import DEFAULT_BUILD_DIR, OUTPUTS
 

@@ -6,9 +6,9 @@ local conversion and a tfhub.dev/Kaggle handle are interchangeable. Being Keras 
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
-import avrec  # noqa: F401  (Keras 2 before TensorFlow)
 import tensorflow as tf
 import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  (registers the ops BERT preprocessor SavedModels use)
@@ -19,27 +19,26 @@ from avrec.models.encoders.handles import EncoderHandles
 IMAGE_SIZE = 224
 
 
-def _is_remote(handle: str) -> bool:
-    return "://" in handle
-
-
 def _check_handle(handle: str) -> str:
     handle = str(handle)
-    if not _is_remote(handle) and not (Path(handle) / "saved_model.pb").is_file():
+    if "://" not in handle and not (Path(handle) / "saved_model.pb").is_file():
         raise EncoderError(f"no encoder SavedModel at {handle}; build the local encoders with "
                            "`python -m avrec.models.encoders.build --out build/encoders` or give a TF-Hub handle")
     return handle
 
 
-def _hub_layer(handle, **kwargs) -> hub.KerasLayer:
-    """hub.KerasLayer, with a failure to fetch or load the handle reported as an EncoderError naming it."""
-    name = handle if isinstance(handle, str) else None
+@contextlib.contextmanager
+def _loading(handle: str):
+    """Reports a failure to fetch or load a handle as an EncoderError naming it."""
     try:
-        return hub.KerasLayer(_check_handle(handle) if name else handle, **kwargs)
-    except EncoderError:
-        raise
+        yield
     except (OSError, ValueError, tf.errors.OpError) as e:
-        raise EncoderError(f"cannot load the encoder {name or handle}: {e}") from e
+        raise EncoderError(f"cannot load the encoder {handle}: {e}") from e
+
+
+def _hub_layer(handle: str, **kwargs) -> hub.KerasLayer:
+    with _loading(handle):
+        return hub.KerasLayer(_check_handle(handle), **kwargs)
 
 
 def sentence_embedding(sequence_output: tf.Tensor, input_mask: tf.Tensor) -> tf.Tensor:
@@ -66,9 +65,10 @@ class TextEmbedding(tf.keras.layers.Layer):
         else:
             if seq_length < 3:
                 raise EncoderError(f"seq_length must be at least 3 ([CLS], a token, [SEP]), got {seq_length}")
-            loaded = hub.load(_check_handle(preprocessor))
-            self.tokenize = _hub_layer(loaded.tokenize)
-            self.pack = _hub_layer(loaded.bert_pack_inputs, arguments={"seq_length": seq_length})
+            with _loading(preprocessor):
+                loaded = hub.load(_check_handle(preprocessor))
+            self.tokenize = hub.KerasLayer(loaded.tokenize)
+            self.pack = hub.KerasLayer(loaded.bert_pack_inputs, arguments={"seq_length": seq_length})
         self.encoder = _hub_layer(encoder, trainable=trainable)
 
     def __call__(self, texts, *args, **kwargs):
@@ -82,6 +82,10 @@ class TextEmbedding(tf.keras.layers.Layer):
         if texts.shape.rank != 1:
             raise EncoderError(f"the text embedder takes a batch of strings [batch], got shape {texts.shape}")
         inputs = self.pack([self.tokenize(texts)]) if self.tokenize is not None else self.pack(texts)
+        # Drop the padding columns every text has: masked out anyway, they would multiply the encoder's work for
+        # short texts (titles are ~20 of the 128 positions).
+        longest = tf.reduce_max(tf.reduce_sum(inputs["input_mask"], axis=1))
+        inputs = {name: ids[:, :longest] for name, ids in inputs.items()}
         outputs = self.encoder(inputs, training=training)
         return sentence_embedding(outputs["sequence_output"], inputs["input_mask"])
 

@@ -13,7 +13,6 @@ import json
 import math
 from pathlib import Path
 
-import avrec  # noqa: F401  (Keras 2 before TensorFlow)
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import avrec  # noqa: F401  (Keras 2 before TensorFlow)
 import numpy as np
 import tensorflow as tf
 
