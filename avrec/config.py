@@ -61,6 +61,9 @@ class DataConfig(_Section):
     max_bad_fraction: float = 0.01
     # Users with fewer interactions than this contribute to training only (nothing to hold out).
     min_user_interactions: int = 2
+    # Cold-start evaluation: this share of the interacted items is held out of training entirely and all their
+    # interactions are evaluated (0 = off).
+    cold_item_fraction: float = 0.0
 
     def validate(self) -> None:
         _require(self.holdout_last > 0, f"holdout_last must be > 0, got {self.holdout_last}")
@@ -69,6 +72,7 @@ class DataConfig(_Section):
         _require(self.max_history >= 1, f"max_history must be >= 1, got {self.max_history}")
         _require(0 <= self.max_bad_fraction <= 1, f"max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}")
         _require(self.min_user_interactions >= 1, "min_user_interactions must be >= 1")
+        _require(0 <= self.cold_item_fraction < 1, f"cold_item_fraction must be in [0, 1), got {self.cold_item_fraction}")
 
     @property
     def source_path(self) -> Path:
@@ -92,6 +96,11 @@ class ModelConfig(_Section):
     oov_buckets: int = 1
     top_k: int = 100
     seed: int = 42
+    # Pretrained content embeddings in the candidate tower (issue: cold items). Off: the id + categorical model.
+    content: bool = True
+    fusion: str = "gated"  # "gated" (learned per-item gates) or "alpha" (fixed alpha * text + (1 - alpha) * vision)
+    alpha: float = 0.5
+    modality_dropout: float = 0.2
 
     def validate(self) -> None:
         for name in ("embedding_dim", "history_length", "epochs", "batch_size", "text_vocab_size", "oov_buckets",
@@ -99,7 +108,33 @@ class ModelConfig(_Section):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         _require(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
         _require(0 <= self.id_dropout < 1, f"id_dropout must be in [0, 1), got {self.id_dropout}")
+        _require(self.fusion in ("gated", "alpha"), f"fusion must be 'gated' or 'alpha', got {self.fusion!r}")
+        _require(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
+        _require(0 <= self.modality_dropout < 1, f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderConfig(_Section):
+    """Pretrained content encoders as TF-Hub handles (a SavedModel folder or a tfhub.dev/Kaggle URL); an empty
+    handle means the local conversion that `make setup` builds under build/encoders/."""
+
+    text_preprocessor: str = ""
+    text_encoder: str = ""
+    image_feature_vector: str = ""
+    image_classifier: str = ""
+    audio: str = ""
+    frames_per_video: int = 8
+
+    def validate(self) -> None:
+        _require(self.frames_per_video >= 1, f"frames_per_video must be >= 1, got {self.frames_per_video}")
+
+    def handles(self):
+        from avrec.models.encoders import EncoderHandles
+
+        local = EncoderHandles.local()
+        return EncoderHandles(**{field.name: getattr(self, field.name) or getattr(local, field.name)
+                                 for field in dataclasses.fields(EncoderHandles)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +158,7 @@ class RunConfig(_Section):
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    encoders: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
 
     def validate(self) -> None:
         _require(bool(self.model_name) and self.model_name.replace("_", "").replace("-", "").isalnum(),
@@ -131,6 +167,11 @@ class RunConfig(_Section):
     @property
     def output_path(self) -> Path:
         return Path(self.output_dir).resolve()
+
+    @property
+    def embedding_cache(self) -> Path:
+        """Content embeddings by content hash, kept across runs so unchanged items are not re-encoded."""
+        return self.output_path / "embedding_cache"
 
     @property
     def serving_dir(self) -> Path:

@@ -8,6 +8,7 @@ ITEM_ID = "item_id"
 RATING = "rating"
 TIMESTAMP = "timestamp"
 HISTORY = "history"
+COLD = "cold"  # 1 when the target item is a cold-start item, held out of training entirely
 TITLE = "title"
 GENRES = "genres"
 TEXT = "text"
@@ -28,6 +29,7 @@ INTERACTION_SPEC = {
     TITLE: tf.io.FixedLenFeature([], tf.string),
     GENRES: tf.io.VarLenFeature(tf.string),
     TEXT: tf.io.FixedLenFeature([], tf.string),
+    COLD: tf.io.FixedLenFeature([], tf.int64),
 }
 
 # One row per catalog item, whether or not anyone interacted with it.

@@ -1,8 +1,9 @@
-"""TFX's Trainer with one more input: the item catalog.
+"""TFX's Trainer with two more inputs: the item catalog and, optionally, its pretrained content embeddings.
 
 The exported model indexes every catalog item, including items nobody interacted with in training, so run_fn needs
 the catalog's Examples; the stock Trainer takes a single Examples channel. The executor passes the catalog's file
-pattern to run_fn through custom_config, which keeps the artifact tracked in ML Metadata and part of the cache key.
+pattern and the content artifact's location to run_fn through custom_config, which keeps both artifacts tracked in
+ML Metadata and part of the cache key.
 """
 from __future__ import annotations
 
@@ -17,13 +18,16 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.standard_component_specs import TrainerSpec
 from tfx.utils import json_utils
 
-from avrec.models.trainer import CATALOG_PATTERN_KEY
+from avrec.components.content_embedder import ContentEmbeddings
+from avrec.models.trainer import CATALOG_PATTERN_KEY, CONTENT_URI_KEY
 
 CATALOG_KEY = "catalog"
+CONTENT_KEY = "content"
 
 
 class CatalogTrainerSpec(TrainerSpec):
-    INPUTS = {**TrainerSpec.INPUTS, CATALOG_KEY: ChannelParameter(type=standard_artifacts.Examples)}
+    INPUTS = {**TrainerSpec.INPUTS, CATALOG_KEY: ChannelParameter(type=standard_artifacts.Examples),
+              CONTENT_KEY: ChannelParameter(type=ContentEmbeddings, optional=True)}
 
 
 class CatalogTrainerExecutor(trainer_executor.GenericExecutor):
@@ -31,22 +35,26 @@ class CatalogTrainerExecutor(trainer_executor.GenericExecutor):
         fn_args = super()._GetFnArgs(input_dict, output_dict, exec_properties)
         catalog = artifact_utils.get_single_instance(input_dict[CATALOG_KEY])
         [split] = artifact_utils.decode_split_names(catalog.split_names)
-        fn_args.custom_config = {**(fn_args.custom_config or {}),
-                                 CATALOG_PATTERN_KEY: os.path.join(artifact_utils.get_split_uri([catalog], split), "*")}
+        extra = {CATALOG_PATTERN_KEY: os.path.join(artifact_utils.get_split_uri([catalog], split), "*")}
+        if input_dict.get(CONTENT_KEY):
+            extra[CONTENT_URI_KEY] = artifact_utils.get_single_uri(input_dict[CONTENT_KEY])
+        fn_args.custom_config = {**(fn_args.custom_config or {}), **extra}
         return fn_args
 
 
 class CatalogTrainer(base_component.BaseComponent):
-    """Trainer(examples, transform_graph, schema, run_fn, ...) plus `catalog`."""
+    """Trainer(examples, transform_graph, schema, run_fn, ...) plus `catalog` and optional `content`."""
 
     SPEC_CLASS = CatalogTrainerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(CatalogTrainerExecutor)
 
     def __init__(self, examples: types.BaseChannel, transform_graph: types.BaseChannel, schema: types.BaseChannel,
                  catalog: types.BaseChannel, run_fn: str, custom_config: dict,
-                 train_args: trainer_pb2.TrainArgs, eval_args: trainer_pb2.EvalArgs):
+                 train_args: trainer_pb2.TrainArgs, eval_args: trainer_pb2.EvalArgs,
+                 content: types.BaseChannel | None = None):
         super().__init__(spec=CatalogTrainerSpec(
-            examples=examples, transform_graph=transform_graph, schema=schema, catalog=catalog, run_fn=run_fn,
+            examples=examples, transform_graph=transform_graph, schema=schema, catalog=catalog, content=content,
+            run_fn=run_fn,
             custom_config=json_utils.dumps(custom_config), train_args=train_args, eval_args=eval_args,
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun)))

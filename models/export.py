@@ -7,6 +7,7 @@ nothing else. Signatures (the contract clients and the serving layer rely on):
   similar_items    item_id [B] -> item_ids [B, K], scores [B, K]   (the item itself excluded)
   item_embeddings  item_id [B] -> embedding [B, D]
   item_titles      item_id [B] -> title [B]                         ("" for an unknown item)
+  search           query [B] (free text) -> item_ids [B, K], scores  (models with content embeddings)
   evaluate         examples [B] (serialized raw tf.Examples) -> rank [B]   (what TFMA reads; see metrics.py)
 `upsert_items` (a saved function, not a signature) adds or re-embeds catalog items from content: see refresh.py.
 History items are excluded from recommendations. Unknown users and items map to the OOV embeddings: never an error.
@@ -21,6 +22,7 @@ import tensorflow as tf
 
 from avrec import features as F
 from avrec.models import preprocessing as P
+from avrec.models.item_content import content_text
 from avrec.models.metrics import excluded_mask, target_ranks
 
 CATALOG_BATCH = 4096
@@ -37,8 +39,9 @@ def _as_raw(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
 
 class Recommender(tf.Module):
     def __init__(self, query_tower, candidate_tower, transform_layer, raw_feature_spec: Mapping,
-                 catalog: Mapping[str, np.ndarray | tf.Tensor], top_k: int):
+                 catalog: Mapping[str, np.ndarray | tf.Tensor], top_k: int, text_encoder=None):
         super().__init__()
+        self.text_encoder = text_encoder  # with content: encodes search queries and refreshed items' text
         self.query_tower = query_tower
         self.candidate_tower = candidate_tower
         self.transform_layer = transform_layer
@@ -135,6 +138,8 @@ class Recommender(tf.Module):
     def upsert_items(self, item_id, title, genres, text):
         """Catalog refresh without retraining: embed items from their content with the trained candidate tower;
         known ids are re-embedded in place, new ids are appended to the index. Ids must be unique in one call."""
+        if self.text_encoder is not None:
+            self.candidate_tower.content.upsert(item_id, self.text_encoder(content_text(title, genres, text)))
         embeddings = self._embed_items({F.ITEM_ID: item_id, F.TITLE: title, F.GENRES: genres, F.TEXT: text})
         position = self._position(item_id)
         is_new = position < 0
@@ -150,8 +155,18 @@ class Recommender(tf.Module):
         self.item_embeddings_index.assign(tf.tensor_scatter_nd_update(padded, rows, embeddings))
         return {"positions": position}
 
+    @tf.function(input_signature=[STRING])
+    def search(self, query):
+        """Free-text query -> items whose pretrained text embedding is closest to the query's."""
+        vectors, present = self.candidate_tower.content(self.item_ids)
+        scores = tf.matmul(self.text_encoder(query), vectors["text"], transpose_b=True)
+        scores = tf.where(tf.expand_dims(present[:, 0], 0), scores, tf.constant(-np.inf, scores.dtype))
+        top = tf.math.top_k(scores, k=self.top_k)
+        return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
+
     def signatures(self) -> dict:
-        return {
+        searchable = {"search": self.search.get_concrete_function()} if self.text_encoder is not None else {}
+        return {**searchable,
             "serving_default": self.serve.get_concrete_function(),
             "recommend": self.recommend.get_concrete_function(),
             "similar_items": self.similar_items.get_concrete_function(),

@@ -21,6 +21,7 @@ TOKEN_VOCAB = "text_tokens"
 # Transformed feature names.
 USER_INDEX = "user_index"
 ITEM_INDEX = "item_index"
+ITEM_KEY = "item_key"  # the raw item id, for looking up pretrained content
 HISTORY_INDICES = "history_indices"  # [batch, history_length], most recent last, HISTORY_PAD where shorter
 GENRE_INDICES = "genre_indices"  # sparse, one row per example
 TOKEN_INDICES = "token_indices"  # sparse, one row per example
@@ -75,6 +76,7 @@ def preprocessing_fn(inputs, custom_config):
     return {
         USER_INDEX: tft.compute_and_apply_vocabulary(user_ids, num_oov_buckets=oov, vocab_filename=USER_VOCAB),
         ITEM_INDEX: tft.apply_vocabulary(item_ids, item_vocab, num_oov_buckets=oov),
+        ITEM_KEY: item_ids,
         HISTORY_INDICES: last_n(history_indices, config.history_length, HISTORY_PAD),
         GENRE_INDICES: genre_indices.to_sparse(),
         TOKEN_INDICES: token_indices.to_sparse(),

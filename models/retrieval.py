@@ -8,6 +8,7 @@ import tensorflow_recommenders as tfrs
 
 from avrec.config import ModelConfig
 from avrec.models import preprocessing as P
+from avrec.models.item_content import ItemContent
 from avrec.models.towers import CandidateTower, QueryTower, VocabularySizes
 
 
@@ -19,9 +20,10 @@ def sampling_probabilities(item_indices: np.ndarray, table_size: int) -> np.ndar
 
 
 class TwoTowerModel(tfrs.Model):
-    def __init__(self, sizes: VocabularySizes, config: ModelConfig, item_probabilities: np.ndarray | None = None):
+    def __init__(self, sizes: VocabularySizes, config: ModelConfig, item_probabilities: np.ndarray | None = None,
+                 content: ItemContent | None = None):
         super().__init__()
-        self.candidate_tower = CandidateTower(sizes, config, name="candidate_tower")
+        self.candidate_tower = CandidateTower(sizes, config, content, name="candidate_tower")
         self.query_tower = QueryTower(sizes, self.candidate_tower.item_embedding, config, name="query_tower")
         self.item_probabilities = (tf.constant(item_probabilities, tf.float32)
                                    if config.logq_correction and item_probabilities is not None else None)

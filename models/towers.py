@@ -12,6 +12,8 @@ import tensorflow as tf
 
 from avrec.config import ModelConfig
 from avrec.models import preprocessing as P
+from avrec.models.fusion import AlphaFusion, GatedFusion, ModalityDropout
+from avrec.models.item_content import MODALITIES, ItemContent
 from avrec.models.layers import IdDropout, MeanPooledEmbedding, as_ragged, projection
 
 
@@ -51,9 +53,10 @@ class QueryTower(tf.keras.Model):
 
 
 class CandidateTower(tf.keras.Model):
-    """Item id embedding + genres + a trainable bag of words over title, genres and tags -> item embedding."""
+    """Item id embedding + genres + a trainable bag of words over title, genres and tags, and, when `content` is
+    given, the item's pretrained text, vision and audio embeddings fused by `config.fusion` -> item embedding."""
 
-    def __init__(self, sizes: VocabularySizes, config: ModelConfig, **kwargs):
+    def __init__(self, sizes: VocabularySizes, config: ModelConfig, content: ItemContent | None = None, **kwargs):
         super().__init__(**kwargs)
         dim = config.embedding_dim
         oov = config.oov_buckets
@@ -61,13 +64,27 @@ class CandidateTower(tf.keras.Model):
         self.item_embedding = tf.keras.layers.Embedding(sizes.items + oov, dim, name="item_id")
         self.genres = MeanPooledEmbedding(tf.keras.layers.Embedding(sizes.genres + oov, dim // 2), name="genres")
         self.text = MeanPooledEmbedding(tf.keras.layers.Embedding(sizes.tokens + oov, dim), name="text")
+        self.content = content
+        self.fusion_kind = config.fusion
+        if content is not None:
+            self.modality_dropout = ModalityDropout(config.modality_dropout, seed=config.seed + 2)
+            self.fusion = (GatedFusion(dim, num_modalities=2 + len(MODALITIES), name="gated_fusion")
+                           if config.fusion == "gated" else AlphaFusion(dim, config.alpha, name="alpha_fusion"))
         self.project = projection(2 * dim, dim, name="candidate_projection")
-
-    def content_features(self, features) -> list[tf.Tensor]:
-        """Everything the tower knows about an item besides its id (what a cold item is recommended from)."""
-        return [self.genres(features[P.GENRE_INDICES]), self.text(features[P.TOKEN_INDICES])]
 
     def call(self, features, training=None):
         items = self.item_dropout(features[P.ITEM_INDEX], training=training)
-        inputs = tf.concat([self.item_embedding(items), *self.content_features(features)], axis=-1)
-        return self.project(inputs)
+        learned = [self.item_embedding(items),
+                   tf.concat([self.genres(features[P.GENRE_INDICES]), self.text(features[P.TOKEN_INDICES])], -1)]
+        if self.content is None:
+            return self.project(tf.concat(learned, axis=-1))
+        vectors, present = self.content(features[P.ITEM_KEY])
+        present = self.modality_dropout(present, training=training)
+        if self.fusion_kind == "gated":
+            always = tf.ones_like(present[:, :2])
+            fused = self.fusion([*learned, *(vectors[name] for name in MODALITIES)],
+                                tf.concat([always, present], axis=1))
+            return self.project(tf.concat([fused, *learned], axis=-1))
+        text_vision = self.fusion(vectors["text"], vectors["image"], present[:, 0], present[:, 1])
+        audio = vectors["audio"] * tf.cast(present[:, 2:], tf.float32)
+        return self.project(tf.concat([*learned, text_vision, audio], axis=-1))

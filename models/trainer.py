@@ -1,8 +1,8 @@
 """The Trainer's module: `run_fn` trains the two-tower model on Transform's output and exports the Recommender.
 
-TFX calls run_fn with FnArgs; `custom_config` carries the ModelConfig as a dict and the catalog's file pattern (added
-by components.catalog_trainer), because the exported index covers every catalog item, not only those with
-interactions in training.
+TFX calls run_fn with FnArgs; `custom_config` carries the ModelConfig and EncoderConfig as dicts, the catalog's file
+pattern and the content embeddings' location (both added by components.catalog_trainer): the exported index covers
+every catalog item, not only those with interactions in training.
 """
 from __future__ import annotations
 
@@ -16,14 +16,18 @@ from absl import logging
 from tfx_bsl.public import tfxio
 
 from avrec import features as F
-from avrec.config import ModelConfig
+from avrec.config import EncoderConfig, ModelConfig
+from avrec.content import read_content
 from avrec.data.prepare import read_examples
 from avrec.models import preprocessing as P
+from avrec.models.encoders import load_text_embedder
 from avrec.models.export import Recommender, export
+from avrec.models.item_content import MODALITIES, ItemContent
 from avrec.models.retrieval import TwoTowerModel, sampling_probabilities
 from avrec.models.towers import VocabularySizes
 
 CATALOG_PATTERN_KEY = "catalog_pattern"
+CONTENT_URI_KEY = "content_uri"
 
 
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -75,8 +79,14 @@ def run_fn(fn_args) -> None:
     logging.info("Training on %d examples, %d steps per epoch, vocabularies %s", len(item_indices), steps_per_epoch,
                  sizes)
 
+    content = handles = None
+    if CONTENT_URI_KEY in fn_args.custom_config:
+        embedded = read_content(fn_args.custom_config[CONTENT_URI_KEY])
+        content = ItemContent(embedded.item_id, {name: getattr(embedded, name) for name in MODALITIES},
+                              embedded.present, name="item_content")
+        handles = EncoderConfig.from_dict(fn_args.custom_config["encoders"]).handles()
     with distribution_strategy().scope():
-        model = TwoTowerModel(sizes, config, probabilities)
+        model = TwoTowerModel(sizes, config, probabilities, content)
         model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
     train = _dataset(fn_args, tft_output, config.batch_size, shuffle=True, seed=config.seed, epochs=None)
     model.fit(train, epochs=config.epochs, steps_per_epoch=steps_per_epoch, verbose=2,
@@ -84,6 +94,7 @@ def run_fn(fn_args) -> None:
 
     raw_spec = tft_output.raw_feature_spec()
     catalog = load_catalog(fn_args.custom_config[CATALOG_PATTERN_KEY], raw_spec)
+    text_encoder = load_text_embedder(handles.text_encoder, handles.text_preprocessor) if handles else None
     recommender = Recommender(model.query_tower, model.candidate_tower, tft_output.transform_features_layer(),
-                              raw_spec, catalog, config.top_k)
+                              raw_spec, catalog, config.top_k, text_encoder)
     export(recommender, fn_args.serving_model_dir)

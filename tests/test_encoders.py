@@ -18,6 +18,7 @@ import tensorflow_text  # noqa: F401
 
 from avrec.models.encoders import (DEFAULT_BUILD_DIR, EncoderError, EncoderHandles, load_audio_embedder,
                                    load_image_embedder, load_text_embedder)
+from avrec.models.encoders import audio
 from avrec.models.encoders.build import ensure_built
 from avrec.models.encoders.weights import read_safetensors, read_torch_state_dict
 
@@ -126,6 +127,15 @@ def test_vision_top1_and_features_match_torchvision(handles, photos):
 def clip():
     reference = np.load(FIXTURES / "audio.npz")
     return reference, reference["pcm"].astype(np.float32)[None, :] / 32768.0
+
+
+def test_log_mel_front_end_matches_librosa(clip):
+    reference, waveform = clip
+    assert int(reference["sample_rate"]) == audio.SAMPLE_RATE
+    patches, count = audio.LogMelPatches()(tf.constant(waveform))
+    assert int(count) == 2 and patches.shape == (2, audio.PATCH_FRAMES, audio.N_MELS)
+    expected = reference["log_mel"][:2 * audio.PATCH_FRAMES].astype(np.float32)  # musicnn stores it as float16
+    np.testing.assert_allclose(patches.numpy().reshape(-1, audio.N_MELS), expected, atol=2e-3)
 
 
 def test_musicnn_tags_and_embedding_match_reference(handles, clip):

@@ -50,3 +50,20 @@ def test_fraction_holdout_and_users_too_short_to_split():
 def test_bad_holdout_is_a_config_error(value):
     with pytest.raises(ConfigError, match="holdout_last"):
         DataConfig(holdout_last=value)
+
+
+def test_cold_items_are_held_out_of_training_entirely():
+    from avrec.data.split import cold_items
+
+    rows = [(user, item, 1.0, t) for user in ("u", "v") for t, item in enumerate("abcdefg")]
+    cold = cold_items(list("abcdefg"), 0.3)
+    assert len(cold) == 2 and cold == cold_items(list("gfedcba"), 0.3)  # stable, order-free
+    split = time_split(interactions(rows), CATALOG, DataConfig(holdout_last=1, cold_item_fraction=0.3))
+    assert not set(split.train["item_id"]) & cold
+    assert not any(set(h) & cold for h in split.train["history"])
+    cold_eval = split.eval[split.eval["cold"] == 1]
+    assert sorted(cold_eval["item_id"]) == sorted(list(cold) * 2)  # every interaction with a cold item
+    warm_eval = split.eval[split.eval["cold"] == 0]
+    assert len(warm_eval) == 2 and not set(warm_eval["item_id"]) & cold  # the latest warm item per user
+    last = split.eval.sort_values("timestamp").iloc[-1]
+    assert len(last["history"]) == last["timestamp"]  # eval history: everything before, cold items included

@@ -2,7 +2,9 @@
 
 Protocol: each user's interactions are ordered by timestamp, ties broken by item id, so the split is deterministic.
 The latest `holdout_last` of them (a count, or a fraction of the user's interactions) become evaluation examples and
-training never sees them; every user keeps at least one training interaction. Every example carries the items the
+training never sees them; every user keeps at least one training interaction. In cold-start mode a share of the
+items (chosen by a hash of their id, so the choice is stable) is held out of training entirely: every interaction
+with them is an evaluation example marked `cold`, and they never appear in a training history either. Every example carries the items the
 user interacted with before it, oldest first, as `history`: training examples keep the last `max_history` of them,
 evaluation examples keep all of them, because evaluation excludes everything the user has already seen from the
 ranking and the model reads only the most recent ones.
@@ -10,6 +12,7 @@ ranking and the model reads only the most recent ones.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 
 import numpy as np
@@ -35,6 +38,12 @@ def holdout_count(n_interactions: int, holdout_last: float) -> int:
     return max(0, min(wanted, n_interactions - 1))
 
 
+def cold_items(item_ids, fraction: float) -> set[str]:
+    """The `fraction` of the given items whose id hashes lowest: deterministic across runs and machines."""
+    unique = sorted(set(item_ids), key=lambda item: hashlib.sha1(item.encode()).hexdigest())
+    return set(unique[:round(fraction * len(unique))])
+
+
 def _split_list(joined: str) -> list[str]:
     return joined.split("|") if joined else []
 
@@ -45,20 +54,28 @@ def time_split(interactions: pd.DataFrame, catalog: pd.DataFrame, config: DataCo
     items = ordered["item_id"].to_numpy()
     boundaries = np.flatnonzero(np.r_[True, users[1:] != users[:-1], True])
 
-    is_eval = np.zeros(len(ordered), dtype=bool)
+    cold = np.isin(items, list(cold_items(items, config.cold_item_fraction))) if config.cold_item_fraction else \
+        np.zeros(len(ordered), dtype=bool)
+    is_eval = cold.copy()
     histories: list[list[str]] = [None] * len(ordered)  # type: ignore[list-item]
     for start, end in zip(boundaries[:-1], boundaries[1:]):
-        n = end - start
-        n_eval = holdout_count(n, config.holdout_last) if n >= config.min_user_interactions else 0
-        first_eval = end - n_eval
-        is_eval[first_eval:end] = True
+        warm_rows = start + np.flatnonzero(~cold[start:end])
+        n_warm = len(warm_rows)
+        n_eval = holdout_count(n_warm, config.holdout_last) if n_warm >= config.min_user_interactions else 0
+        is_eval[warm_rows[n_warm - n_eval:]] = True
         sequence = items[start:end].tolist()
-        for position in range(n):
+        trainable: list[str] = []  # the user's earlier warm items: what a training example may see
+        for position in range(end - start):
             row = start + position
-            keep_from = 0 if row >= first_eval else max(0, position - config.max_history)
-            histories[row] = sequence[keep_from:position]
+            if is_eval[row]:
+                histories[row] = sequence[:position]
+            else:
+                histories[row] = trainable[-config.max_history:]
+            if not cold[row]:
+                trainable.append(sequence[position])
 
     ordered["history"] = histories
+    ordered["cold"] = cold.astype(np.int64)
     features = catalog.set_index("item_id")[list(ITEM_FEATURES)]
     examples = ordered.join(features, on="item_id")
     examples["genres"] = examples["genres"].map(_split_list)

@@ -59,7 +59,7 @@ def mel_filterbank(sample_rate: int = SAMPLE_RATE, fft_size: int = FFT_SIZE, n_m
     return filters.T.astype(np.float32)
 
 
-class _LogMelPatches(tf.keras.layers.Layer):
+class LogMelPatches(tf.keras.layers.Layer):
     """Waveform [batch, samples] -> log-mel patches [batch * patches, 187, 96] and the patch count per clip."""
 
     def __init__(self, **kwargs):
@@ -125,7 +125,7 @@ _CHECKPOINT_SCOPES = {
 def build(num_tags: int) -> tf.keras.Model:
     """musicnn's 'musically motivated' front end (timbral and temporal filters), dense mid end and pooled back end."""
     waveform = tf.keras.Input(shape=(None,), dtype=tf.float32, name="waveform")
-    spec, patches = _LogMelPatches(name="log_mel_patches")(waveform)
+    spec, patches = LogMelPatches(name="log_mel_patches")(waveform)
     x = _bn("input_bn")(tf.keras.layers.Reshape((PATCH_FRAMES, N_MELS, 1))(spec))
 
     front = []
