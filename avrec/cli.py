@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-bad-fraction", type=float, default=None,
                      help="stop if more than this fraction of a file's rows are bad (default: 0.01)")
     run.add_argument("--model-name", default="avrec", help="name under the serving directory (default: %(default)s)")
+    run.add_argument("--cold-items", type=float, default=0.0, metavar="FRACTION",
+                     help="cold-start evaluation: hold this share of items out of training entirely, e.g. 0.1")
+    run.add_argument("--no-content", action="store_true",
+                     help="train the id + categorical model without pretrained content embeddings")
+    run.add_argument("--fusion", choices=("gated", "alpha"), default="gated",
+                     help="how the item tower fuses content: learned gates or alpha * text + (1 - alpha) * vision")
 
     recommend = commands.add_parser("recommend", help="top-K items for a user, from a pushed model or a server")
     where = recommend.add_mutually_exclusive_group()
@@ -53,6 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--output", default="output", help="where to look for pushed models (default: %(default)s)")
     recommend.add_argument("--model-name", default="avrec",
                            help="model name on the server, with --server (default: %(default)s)")
+
+    search = commands.add_parser("search", help="items whose content matches a free-text query")
+    search.add_argument("query", help='e.g. "space adventure with robots"')
+    search.add_argument("--model", help="SavedModel version dir or model base path (default: newest under --output)")
+    search.add_argument("--k", type=int, default=10, help="how many items (default: %(default)s)")
+    search.add_argument("--output", default="output", help="where to look for pushed models (default: %(default)s)")
+    search.add_argument("--model-name", default="avrec", help="model name (default: %(default)s)")
 
     refresh = commands.add_parser(
         "refresh-catalog", help="add new items to a pushed model from their content and push a new version")
@@ -94,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "recommend":
             from avrec.models.predict import recommend_command
             return recommend_command(args)
+        if args.command == "search":
+            from avrec.models.predict import search_command
+            return search_command(args)
         if args.command == "refresh-catalog":
             from avrec.models.refresh import refresh_command
             return refresh_command(args)

@@ -14,9 +14,11 @@ MODALITIES = ("text", "image", "audio")
 
 
 def content_text(title: tf.Tensor, genres: tf.Tensor, text: tf.Tensor) -> tf.Tensor:
-    """The string the text encoder reads for an item: "title. genre, genre. text" (genres [B, G], "" padded)."""
+    """The string the text encoder reads for an item, as avrec.content.item_text writes it for the catalog:
+    "title. genre, genre. text" with empty parts left out (genres [B, G], "" padded)."""
     genre_list = tf.strings.reduce_join(tf.ragged.boolean_mask(genres, genres != ""), axis=1, separator=", ")
-    return tf.strings.join([title, genre_list, text], separator=". ")
+    parts = tf.stack([tf.strings.strip(title), genre_list, tf.strings.strip(text)], axis=1)
+    return tf.strings.reduce_join(tf.ragged.boolean_mask(parts, parts != ""), axis=1, separator=". ")
 
 
 class ItemContent(tf.keras.layers.Layer):
@@ -24,8 +26,12 @@ class ItemContent(tf.keras.layers.Layer):
         super().__init__(trainable=False, **kwargs)
         self.rows = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, default_value=-1)
         self.rows.insert(tf.constant(item_ids), tf.range(len(item_ids), dtype=tf.int64))
-        self.vectors = {name: tf.Variable(vectors[name].astype(np.float32), shape=[None, vectors[name].shape[1]],
-                                          trainable=False, name=f"{name}_embeddings") for name in MODALITIES}
+        # A modality no item has (a catalog without audio) arrives with zero columns: keep one zero column, so the
+        # tower keeps one shape and simply never sees that modality present.
+        matrices = {name: vectors[name] if vectors[name].shape[1] else np.zeros((len(item_ids), 1))
+                    for name in MODALITIES}
+        self.vectors = {name: tf.Variable(matrix.astype(np.float32), shape=[None, matrix.shape[1]], trainable=False,
+                                          name=f"{name}_embeddings") for name, matrix in matrices.items()}
         self.present = tf.Variable(present.astype(bool), shape=[None, len(MODALITIES)], trainable=False,
                                    name="present")
 

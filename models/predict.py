@@ -1,4 +1,4 @@
-"""`avrec recommend --model`: load a pushed SavedModel in process and print its top-K with titles."""
+"""`avrec recommend --model` and `avrec search`: load a pushed SavedModel in process, print its top-K with titles."""
 from __future__ import annotations
 
 import argparse
@@ -30,20 +30,46 @@ def resolve_model(model: str | None, output: str, model_name: str) -> Path:
     return path if _is_saved_model(path) else newest_version(path)
 
 
-def recommend_command(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace):
     import avrec  # noqa: F401  (legacy Keras before TensorFlow)
     import tensorflow as tf
 
     path = resolve_model(args.model, args.output, args.model_name)
-    model = tf.saved_model.load(str(path))
-    serve = model.signatures["serving_default"]
-    available = serve.structured_outputs["item_ids"].shape[-1]
-    if not 1 <= args.k <= available:
-        raise AvrecError(f"--k must be between 1 and {available} (the model's top-K), got {args.k}")
-    result = serve(user_id=tf.constant([args.user]), history=tf.constant([args.history], shape=[1, len(args.history)],
-                                                                          dtype=tf.string))
-    item_ids = [item.decode() for item in result["item_ids"][0, :args.k].numpy()]
-    scores = result["scores"][0, :args.k].numpy().tolist()
-    titles = [title.decode() for title in model.signatures["item_titles"](item_id=tf.constant(item_ids))["title"].numpy()]
-    print_items(f"top {args.k} for user {args.user} from {path}:", list(zip(item_ids, scores)), titles)
+    return path, tf.saved_model.load(str(path))
+
+
+def _top(model, signature: str, k: int, **inputs) -> list[tuple[str, float]]:
+    import tensorflow as tf
+
+    function = model.signatures[signature]
+    available = function.structured_outputs["item_ids"].shape[-1]
+    if not 1 <= k <= available:
+        raise AvrecError(f"--k must be between 1 and {available} (the model's top-K), got {k}")
+    result = function(**{name: tf.constant(value, dtype=tf.string) for name, value in inputs.items()})
+    return list(zip((item.decode() for item in result["item_ids"][0, :k].numpy()),
+                    result["scores"][0, :k].numpy().tolist()))
+
+
+def _print_with_titles(model, heading: str, items: list[tuple[str, float]]) -> None:
+    import tensorflow as tf
+
+    ids = tf.constant([item for item, _ in items], dtype=tf.string)
+    titles = [title.decode() for title in model.signatures["item_titles"](item_id=ids)["title"].numpy()]
+    print_items(heading, items, titles)
+
+
+def recommend_command(args: argparse.Namespace) -> int:
+    path, model = _load(args)
+    history = [args.history] if args.history else [[""]]
+    items = _top(model, "serving_default", args.k, user_id=[args.user], history=history)
+    _print_with_titles(model, f"top {args.k} for user {args.user} from {path}:", items)
+    return 0
+
+
+def search_command(args: argparse.Namespace) -> int:
+    path, model = _load(args)
+    if "search" not in model.signatures:
+        raise AvrecError(f"the model at {path} has no text search: it was trained without content embeddings")
+    items = _top(model, "search", args.k, query=[args.query])
+    _print_with_titles(model, f"top {args.k} for {args.query!r} from {path}:", items)
     return 0

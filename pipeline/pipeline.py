@@ -2,13 +2,15 @@
 
 ImportExampleGen (interactions: time-split train/eval) ─┬─ StatisticsGen ─ ExampleValidator ─ AnomalyGate
 ImportSchemaGen (schemas/interactions.pbtxt) ───────────┘                                        │
-ImportExampleGen (catalog) ──┬──────────────────────────────────── Transform ◄───────────────────┘
-                             ├── Baselines (popularity, item-kNN)        │
-                             └────────────────────────────────── CatalogTrainer ─ Evaluator ─ Pusher
+ImportExampleGen (catalog) ──┬── ContentEmbedder ─┬────────────────── Transform ◄───────────────┘
+                             │                    ├── Baselines (popularity, item-kNN, content-only, random)
+                             └────────────────────┴──────────────── CatalogTrainer ─ Evaluator ─ Pusher
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
@@ -18,7 +20,9 @@ from tfx import v1 as tfx
 from avrec.components.anomaly_gate import AnomalyGate
 from avrec.components.baselines import Baselines
 from avrec.components.catalog_trainer import CatalogTrainer
+from avrec.components.content_embedder import ContentEmbedder
 from avrec.config import PROJECT_ROOT, SCHEMA_DIR, RunConfig
+from avrec.features import COLD
 from avrec.data.prepare import CATALOG_PATTERN, EVAL_PATTERN, TRAIN_PATTERN
 from avrec.models.metrics import REPORTED, tfma_name
 
@@ -52,13 +56,15 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
                                          config=f'{{"k": {k}, "name": "{tfma_name(name)}"}}', threshold=threshold))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="evaluate", label_key=EVAL_LABEL, prediction_key="rank")],
-        slicing_specs=[tfma.SlicingSpec()],
+        # Overall, and warm (cold = 0) versus cold-start (cold = 1) target items.
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[COLD])],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
 def create_pipeline(config: RunConfig, prepared_root: Path, pipeline_root: Path,
                     metadata_path: Path) -> tfx.dsl.Pipeline:
-    custom_config = {"model": config.model.to_dict(), "code": code_fingerprint()}
+    custom_config = {"model": config.model.to_dict(), "encoders": config.encoders.to_dict(),
+                     "code": code_fingerprint()}
 
     interactions = tfx.components.ImportExampleGen(
         input_base=str(prepared_root),
@@ -73,6 +79,13 @@ def create_pipeline(config: RunConfig, prepared_root: Path, pipeline_root: Path,
             splits=[tfx.proto.SplitConfig.Split(name="items", hash_buckets=1)])),
     ).with_id("CatalogExampleGen")
 
+    content = None
+    if config.model.content:
+        content = ContentEmbedder(catalog=catalog.outputs["examples"],
+                                  handles=json.dumps(dataclasses.asdict(config.encoders.handles())),
+                                  cache_dir=str(config.embedding_cache),
+                                  frames_per_video=config.encoders.frames_per_video)
+
     statistics = tfx.components.StatisticsGen(examples=interactions.outputs["examples"])
     schema = tfx.components.ImportSchemaGen(schema_file=str(SCHEMA_DIR / "interactions.pbtxt"))
     validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"],
@@ -85,12 +98,14 @@ def create_pipeline(config: RunConfig, prepared_root: Path, pipeline_root: Path,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]))
     transform.add_upstream_node(gate)
 
-    baselines = Baselines(examples=interactions.outputs["examples"], catalog=catalog.outputs["examples"])
+    content_embeddings = content.outputs["content"] if content else None
+    baselines = Baselines(examples=interactions.outputs["examples"], catalog=catalog.outputs["examples"],
+                          content=content_embeddings)
     baselines.add_upstream_node(gate)
 
     trainer = CatalogTrainer(
         examples=transform.outputs["transformed_examples"], transform_graph=transform.outputs["transform_graph"],
-        schema=schema.outputs["schema"], catalog=catalog.outputs["examples"],
+        schema=schema.outputs["schema"], catalog=catalog.outputs["examples"], content=content_embeddings,
         run_fn="avrec.models.trainer.run_fn", custom_config=custom_config,
         train_args=tfx.proto.TrainArgs(splits=["train"]), eval_args=tfx.proto.EvalArgs(splits=["eval"]))
 
@@ -111,8 +126,8 @@ def create_pipeline(config: RunConfig, prepared_root: Path, pipeline_root: Path,
 
     return tfx.dsl.Pipeline(
         pipeline_name=PIPELINE_NAME, pipeline_root=str(pipeline_root),
-        components=[interactions, catalog, statistics, schema, validator, gate, transform, baselines, trainer,
-                    latest_blessed, evaluator, pusher],
+        components=[interactions, catalog, *([content] if content else []), statistics, schema, validator, gate,
+                    transform, baselines, trainer, latest_blessed, evaluator, pusher],
         enable_cache=True,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(str(metadata_path)),
         beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])

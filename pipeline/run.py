@@ -12,23 +12,32 @@ from avrec.pipeline.runner import RunResult, run_pipeline
 
 
 def config_from_args(args) -> RunConfig:
-    data = {"source": args.data, "format": args.format, "holdout_last": args.holdout_last}
+    data = {"source": args.data, "format": args.format, "holdout_last": args.holdout_last,
+            "cold_item_fraction": args.cold_items}
     if args.max_bad_fraction is not None:
         data["max_bad_fraction"] = args.max_bad_fraction
-    model = ModelConfig() if args.epochs is None else ModelConfig(epochs=args.epochs)
-    return RunConfig(output_dir=args.output, model_name=args.model_name, data=DataConfig(**data), model=model)
+    model = {"content": not args.no_content, "fusion": args.fusion}
+    if args.epochs is not None:
+        model["epochs"] = args.epochs
+    return RunConfig(output_dir=args.output, model_name=args.model_name, data=DataConfig(**data),
+                     model=ModelConfig(**model))
 
 
 def metrics_document(result: RunResult) -> dict:
-    return {"model": result.model, **result.baselines, "blessed": result.blessed,
-            "pushed_model": result.pushed_model}
+    """Warm metrics at the top level; with cold-start evaluation, a `cold` section for the cold items."""
+    baselines = dict(result.baselines)
+    cold = baselines.pop("cold", None)
+    document = {"model": result.model, **baselines}
+    if result.cold_model is not None and cold is not None:
+        document["cold"] = {"model": result.cold_model, **cold}
+    return {**document, "blessed": result.blessed, "pushed_model": result.pushed_model}
 
 
-def format_table(document: dict) -> str:
+def format_table(methods: dict) -> str:
     names = list(REPORTED)
-    rows = [f"{'':12s}" + "".join(f"{name:>12s}" for name in names)]
-    for method in ("model", "popularity", "itemknn"):
-        rows.append(f"{method:12s}" + "".join(f"{document[method][name]:12.4f}" for name in names))
+    rows = [f"{'':14s}" + "".join(f"{name:>12s}" for name in names)]
+    for method, values in methods.items():
+        rows.append(f"{method:14s}" + "".join(f"{values[name]:12.4f}" for name in names))
     return "\n".join(rows)
 
 
@@ -50,7 +59,11 @@ def execute(config: RunConfig, stream=sys.stdout) -> dict:
         {"components": result.component_seconds, "cached": result.cached,
          "total_seconds": time.monotonic() - started}, indent=2))
 
-    stream.write("\nFull-catalog ranking on the eval split (seen items excluded):\n" + format_table(document) + "\n")
+    warm = {method: document[method] for method in ("model", "popularity", "itemknn")}
+    stream.write("\nFull-catalog ranking on the eval split (seen items excluded):\n" + format_table(warm) + "\n")
+    if "cold" in document:
+        stream.write("\nCold-start items (never seen in training), ranked among all items:\n"
+                     + format_table(document["cold"]) + "\n")
     if result.pushed_model:
         stream.write(f"\nPushed: {result.pushed_model}\n")
     else:

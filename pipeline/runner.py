@@ -17,6 +17,7 @@ from tfx import v1 as tfx
 from avrec.components.baselines import read_baseline_metrics
 from avrec.config import RunConfig
 from avrec.errors import AvrecError
+from avrec.features import COLD
 from avrec.models.metrics import REPORTED, tfma_name
 from avrec.pipeline.pipeline import create_pipeline
 
@@ -24,7 +25,8 @@ from avrec.pipeline.pipeline import create_pipeline
 @dataclasses.dataclass
 class RunResult:
     model: dict[str, float]
-    baselines: dict[str, dict[str, float]]
+    cold_model: dict[str, float] | None
+    baselines: dict
     blessed: bool
     pushed_model: str | None
     component_seconds: dict[str, float]
@@ -75,13 +77,18 @@ def _latest_artifact(store, type_name: str):
     return max(artifacts, key=lambda a: a.id) if artifacts else None
 
 
-def _model_metrics(evaluation_uri: str) -> dict[str, float]:
-    result = tfma.load_eval_result(evaluation_uri)
-    overall = dict(result.slicing_metrics)[()][""][""]
-    return {name: float(overall[tfma_name(name)]["doubleValue"]) for name in REPORTED}
+def _model_metrics(evaluation_uri: str) -> tuple[dict[str, float], dict[str, float] | None]:
+    """(warm metrics, cold-start metrics or None). Without cold items every example is warm."""
+    slices = {key: value[""][""] for key, value in tfma.load_eval_result(evaluation_uri).slicing_metrics}
+
+    def metrics(values):
+        return {name: float(values[tfma_name(name)]["doubleValue"]) for name in REPORTED}
+
+    warm, cold = slices.get(((COLD, 0),)), slices.get(((COLD, 1),))
+    return metrics(warm if warm is not None else slices[()]), (metrics(cold) if cold is not None else None)
 
 
-def read_results(metadata_path: Path) -> tuple[dict, dict, bool, str | None]:
+def read_results(metadata_path: Path) -> tuple[tuple, dict, bool, str | None]:
     store = metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(
         str(metadata_path)))
     evaluation = _latest_artifact(store, "ModelEvaluation")
@@ -119,6 +126,6 @@ def run_pipeline(config: RunConfig, prepared_root: Path, stream=sys.stdout) -> R
         absl_logging.get_absl_logger().removeHandler(progress)
         for handler, level in zip(quieted, levels):
             handler.setLevel(level)
-    model, baselines, blessed, pushed = read_results(metadata_path)
-    return RunResult(model=model, baselines=baselines, blessed=blessed, pushed_model=pushed,
+    (model, cold_model), baselines, blessed, pushed = read_results(metadata_path)
+    return RunResult(model=model, cold_model=cold_model, baselines=baselines, blessed=blessed, pushed_model=pushed,
                      component_seconds=progress.seconds, cached=progress.cached)

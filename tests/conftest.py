@@ -1,7 +1,6 @@
 """Shared fixtures. `import avrec` first: it switches TensorFlow to Keras 2 before anything imports TensorFlow."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import avrec  # noqa: F401
@@ -13,15 +12,20 @@ from avrec.config import EMBEDDED_DATASETS, DataConfig, ModelConfig, RunConfig
 SLICE_USERS = 60
 
 
-def write_movielens_slice(directory: Path, n_users: int = SLICE_USERS) -> Path:
-    """The first n users of the embedded ml-latest-small, in its own layout, with the full catalog and tags."""
+def write_movielens_slice(directory: Path, n_users: int = SLICE_USERS, extra_items: int = 300) -> Path:
+    """The first n users of the embedded ml-latest-small, in its own layout: their ratings, the movies they rated
+    plus `extra_items` nobody in the slice rated (catalog items without interactions), and the tags."""
     source = EMBEDDED_DATASETS["ml-latest-small"]
     directory.mkdir(parents=True, exist_ok=True)
     ratings = pd.read_csv(source / "ratings.csv")
-    ratings[ratings["userId"].isin(sorted(ratings["userId"].unique())[:n_users])].to_csv(
-        directory / "ratings.csv", index=False)
-    for name in ("movies.csv", "tags.csv"):
-        shutil.copy(source / name, directory / name)
+    ratings = ratings[ratings["userId"].isin(sorted(ratings["userId"].unique())[:n_users])]
+    ratings.to_csv(directory / "ratings.csv", index=False)
+    movies = pd.read_csv(source / "movies.csv")
+    rated = movies["movieId"].isin(ratings["movieId"])
+    catalog = pd.concat([movies[rated], movies[~rated].head(extra_items)])
+    catalog.to_csv(directory / "movies.csv", index=False)
+    tags = pd.read_csv(source / "tags.csv")
+    tags[tags["movieId"].isin(catalog["movieId"])].to_csv(directory / "tags.csv", index=False)
     return directory
 
 
@@ -32,10 +36,11 @@ def movielens_slice(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def slice_run(movielens_slice, tmp_path_factory):
-    """One whole pipeline run on the slice, shared by the end-to-end tests."""
+    """One whole pipeline run on the slice, with cold-start evaluation, shared by the end-to-end tests."""
     from avrec.pipeline.run import execute
 
     config = RunConfig(output_dir=str(tmp_path_factory.mktemp("run")),
-                       data=DataConfig(source=str(movielens_slice)), model=ModelConfig(epochs=3))
+                       data=DataConfig(source=str(movielens_slice), cold_item_fraction=0.1),
+                       model=ModelConfig(epochs=3))
     document = execute(config)
     return config, document

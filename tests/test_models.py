@@ -142,3 +142,74 @@ def test_baselines_rank_by_popularity_and_by_cosine_neighbours():
     # content-only: the history's text points at c's text; d = (1, 0.1) is closest after c (excluded): first.
     assert ranks["content_only"].tolist() == [0.0, 2.0]  # a = (1, 0) is orthogonal to history b: c and d beat it
     assert set(ranks["random"].tolist()) <= {0.0, 1.0, 2.0}
+
+
+def test_gated_fusion_ignores_absent_modalities():
+    from avrec.models.fusion import GatedFusion
+
+    fusion = GatedFusion(4, num_modalities=3)
+    a, b = tf.random.normal([2, 5], seed=1), tf.random.normal([2, 6], seed=2)
+    present = tf.constant([[True, True, False], [True, False, False]])
+    fused = fusion([a, b, tf.random.normal([2, 7], seed=3)], present)
+    # Changing an absent modality changes nothing; changing a present one does.
+    same = fusion([a, b, tf.random.normal([2, 7], seed=4)], present)
+    np.testing.assert_allclose(fused.numpy(), same.numpy(), atol=1e-6)
+    other = fusion([a, b * 2, tf.zeros([2, 7])], present).numpy()
+    assert not np.allclose(other[0], fused[0]) and np.allclose(other[1], fused[1], atol=1e-6)
+
+
+def test_alpha_fusion_weights_text_and_vision_and_falls_back_to_the_one_present():
+    from avrec.models.fusion import AlphaFusion
+
+    fusion = AlphaFusion(3, alpha=0.75)
+    text, vision = tf.ones([3, 2]), -tf.ones([3, 4])
+    out = fusion(text, vision, tf.constant([True, True, False]), tf.constant([True, False, True])).numpy()
+    t, v = fusion.text(text).numpy()[0], fusion.vision(vision).numpy()[0]
+    np.testing.assert_allclose(out, [0.75 * t + 0.25 * v, t, v], rtol=1e-5, atol=1e-6)
+
+
+def test_modality_dropout_hides_only_present_modalities_in_training():
+    from avrec.models.fusion import ModalityDropout
+
+    present = tf.constant([[True, False, True]] * 5000)
+    layer = ModalityDropout(0.2, seed=3)
+    assert tf.reduce_all(layer(present, training=False) == present)
+    dropped = layer(present, training=True).numpy()
+    assert not dropped[:, 1].any() and 0.75 < dropped[:, 0].mean() < 0.85
+
+
+def test_item_content_lookup_and_upsert():
+    from avrec.models.item_content import ItemContent, content_text
+
+    content = ItemContent(np.array([b"a", b"b"]), {"text": np.eye(2, 3), "image": np.ones((2, 4)),
+                                                    "audio": np.zeros((2, 1))},
+                          np.array([[True, True, False], [True, False, False]]))
+    vectors, present = content(tf.constant(["b", "zz"]))
+    assert present.numpy().tolist() == [[True, False, False], [False, False, False]]
+    np.testing.assert_allclose(vectors["text"].numpy(), [[0, 1, 0], [0, 0, 0]])
+    content.upsert(tf.constant(["zz", "a"]), tf.constant([[1.0, 1, 1], [2, 2, 2]]))
+    vectors, present = content(tf.constant(["a", "zz"]))
+    np.testing.assert_allclose(vectors["text"].numpy(), [[2, 2, 2], [1, 1, 1]])
+    assert present.numpy().tolist() == [[True, True, False], [True, False, False]]  # a keeps its image
+    from avrec.content import item_text
+
+    text = content_text(tf.constant(["Heat", "Up"]), tf.constant([["Action", "Crime"], ["", ""]]),
+                        tf.constant(["heist", ""]))
+    assert [t.decode() for t in text.numpy()] == [item_text("Heat", ["Action", "Crime"], "heist"),
+                                                    item_text("Up", [], "")] == ["Heat. Action, Crime. heist", "Up"]
+
+
+def test_content_fused_candidate_tower_uses_the_pretrained_vectors():
+    from avrec.models.item_content import ItemContent
+
+    config = ModelConfig(embedding_dim=8, history_length=2)
+    rng = np.random.default_rng(0)
+    content = ItemContent(np.array([b"x", b"y"]), {"text": rng.normal(size=(2, 5)), "image": rng.normal(size=(2, 6)),
+                                                    "audio": np.zeros((2, 3))},
+                          np.array([[True, True, False], [True, False, False]]))
+    for fusion in ("gated", "alpha"):
+        model = TwoTowerModel(SIZES, ModelConfig(**{**config.to_dict(), "fusion": fusion}), content=content)
+        batch = features([0, 0], [SIZES.items, SIZES.items], [[], []], config)  # both OOV ids, same categories
+        batch[P.ITEM_KEY] = tf.constant(["x", "y"])
+        items = model.candidate_tower(batch, training=False).numpy()
+        assert not np.allclose(items[0], items[1])  # told apart by content alone

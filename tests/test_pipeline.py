@@ -14,7 +14,7 @@ from avrec.errors import ValidationError
 from avrec.pipeline.run import execute
 
 pytestmark = pytest.mark.slow
-SIGNATURES = {"serving_default", "recommend", "similar_items", "item_embeddings", "item_titles", "evaluate"}
+SIGNATURES = {"serving_default", "recommend", "similar_items", "item_embeddings", "item_titles", "evaluate", "search"}
 
 
 def pushed_model(config: RunConfig):
@@ -28,6 +28,9 @@ def test_metrics_are_written_beside_both_baselines(slice_run):
     for method in ("model", "popularity", "itemknn"):
         assert set(document[method]) == {"recall@10", "recall@50", "ndcg@10"}
         assert 0 <= document[method]["recall@10"] <= document[method]["recall@50"] <= 1
+    cold = document["cold"]  # the slice run holds 10% of the items out of training
+    assert set(cold) == {"model", "content_only", "random", "popularity", "itemknn"}
+    assert all(0 <= cold[method]["recall@10"] <= cold[method]["recall@50"] <= 1 for method in cold)
     assert document["blessed"] is True
     assert Path(document["pushed_model"]).parent == config.model_base_path
     assert document["pushed_model"].split("/")[-1].isdigit()
@@ -79,6 +82,14 @@ def test_recommend_cli_prints_titles(slice_run):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 4 and "(" in lines[1]  # heading + 3 items with "Title (year)"
+
+
+def test_search_finds_items_by_their_content(slice_run):
+    config, _ = slice_run
+    result = subprocess.run([sys.executable, "-m", "avrec.cli", "search", "toy story animation pixar", "--output",
+                             config.output_dir, "--k", "5"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Toy Story" in result.stdout
 
 
 def test_schema_anomaly_stops_the_pipeline_before_training(tmp_path):
