@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="train the id + categorical model without pretrained content embeddings")
     run.add_argument("--fusion", choices=("gated", "alpha"), default="gated",
                      help="how the item tower fuses content: learned gates or alpha * text + (1 - alpha) * vision")
+    run.add_argument("--finetune-text", action="store_true",
+                     help="fine-tune the text encoder end to end (slow on CPU: meant for a GPU)")
 
     recommend = commands.add_parser("recommend", help="top-K items for a user, from a pushed model or a server")
     where = recommend.add_mutually_exclusive_group()

@@ -101,6 +101,8 @@ class ModelConfig(_Section):
     fusion: str = "gated"  # "gated" (learned per-item gates) or "alpha" (fixed alpha * text + (1 - alpha) * vision)
     alpha: float = 0.5
     modality_dropout: float = 0.2
+    # Fine-tune the text encoder end to end instead of reading frozen text embeddings (meant for a GPU).
+    finetune_text: bool = False
 
     def validate(self) -> None:
         for name in ("embedding_dim", "history_length", "epochs", "batch_size", "text_vocab_size", "oov_buckets",

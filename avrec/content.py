@@ -19,8 +19,10 @@ import logging
 import math
 import os
 import pickle
+import struct
 import tempfile
 import uuid
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -30,13 +32,14 @@ import apache_beam as beam
 import numpy as np
 import pandas as pd
 from apache_beam.metrics.metric import MetricsFilter
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
 from avrec import features as F
 from avrec.data.prepare import read_examples
 from avrec.errors import AvrecError, DataError
+from avrec.models.encoders.audio import SAMPLE_RATE as AUDIO_SAMPLE_RATE
 from avrec.models.encoders.handles import EncoderHandles
 
 logger = logging.getLogger(__name__)
@@ -44,7 +47,6 @@ logger = logging.getLogger(__name__)
 MODALITIES = ("text", "image", "audio")
 EMBEDDINGS_FILE = "embeddings.npz"
 REPORT_FILE = "report.json"
-AUDIO_SAMPLE_RATE = 16000  # what musicnn takes (avrec.models.encoders.audio)
 # Inputs per batch: texts are sorted by length within a batch and encoded TEXT_CALL at a time, so each encoder call
 # pads to a similar length (3x faster than catalog order on MovieLens); full-size video frames are large.
 BATCH_SIZES = {"text": 1024, "image": 16, "audio": 4}
@@ -53,8 +55,9 @@ TEXT_CALL = 64
 MAX_CACHE_SHARDS = 8
 _COUNTERS = "avrec.content"
 _SHOWN_PROBLEMS = 5
-# What PIL raises for missing, truncated, malformed or oversized images.
-_IMAGE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+# What Pillow and scipy's WAV reader raise for truncated, malformed or oversized files.
+_DECODE_ERRORS = {"image": (OSError, ValueError, SyntaxError, Image.DecompressionBombError),
+                  "audio": (OSError, ValueError, EOFError, struct.error)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +151,11 @@ def sample_frames(frame_paths: list[str], count: int) -> list[str]:
 
 def decode_image(data: bytes) -> np.ndarray:
     """Image file bytes -> RGB uint8 [height, width, 3]."""
-    with Image.open(io.BytesIO(data)) as image:
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:  # its message names the BytesIO object, not the problem
+        raise ValueError("not an image format Pillow reads") from None
+    with image:
         return np.asarray(image.convert("RGB"))
 
 
@@ -202,9 +209,9 @@ class VectorStore:
             try:
                 with np.load(shard, allow_pickle=False) as arrays:
                     entries.update(zip(arrays["keys"].tolist(), arrays["vectors"]))
-            except (ValueError, KeyError, OSError) as e:
-                if isinstance(e, FileNotFoundError):
-                    raise
+            except FileNotFoundError:
+                raise
+            except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as e:
                 raise AvrecError(f"the embedding cache file {shard} is unreadable ({e}); delete it and rerun") from e
         return entries
 
@@ -293,6 +300,10 @@ def _read_file(path: str) -> bytes:
         return handle.read()
 
 
+def _unreadable(error: OSError) -> str:
+    return f"cannot read: {error.strerror or error}"
+
+
 def _inputs(item: tuple, identities: dict[str, str]):
     """Item -> ((modality, key), (item_id, role, source)) per input, or a MediaProblem for a modality whose files
     cannot all be read (that modality then has no inputs for the item)."""
@@ -300,7 +311,8 @@ def _inputs(item: tuple, identities: dict[str, str]):
     if text:
         yield ("text", content_key(identities["text"], text.encode())), (item_id, "text", text)
     else:
-        yield beam.pvalue.TaggedOutput("problems", MediaProblem(item_id, "text", "", "title, genres and text are empty"))
+        yield beam.pvalue.TaggedOutput("problems",
+                                       MediaProblem(item_id, "text", "", "title, genres and text are all empty"))
     for modality, files in (("image", [*(("cover", p) for p in covers), *(("frame", p) for p in frames)]),
                             ("audio", [("audio", audio)] if audio else [])):
         uses = []
@@ -308,8 +320,7 @@ def _inputs(item: tuple, identities: dict[str, str]):
             try:
                 key = content_key(identities[modality], _read_file(path))
             except OSError as e:
-                yield beam.pvalue.TaggedOutput("problems",
-                                               MediaProblem(item_id, modality, path, f"cannot read: {e.strerror or e}"))
+                yield beam.pvalue.TaggedOutput("problems", MediaProblem(item_id, modality, path, _unreadable(e)))
                 break
             uses.append(((modality, key), (item_id, role, path)))
         else:
@@ -355,18 +366,18 @@ class _Encode(beam.DoFn):
             self._embedder = load_audio_embedder(handles.audio)
         self._encoded = beam.metrics.Metrics.counter(_COUNTERS, f"{self._modality}_encoded")
 
-    def _decoded(self, batch):
-        """The batch's media files decoded; files that changed since they were hashed or that do not decode fail."""
-        decode, errors = ((decode_image, _IMAGE_ERRORS) if self._modality == "image"
-                          else (decode_audio, (ValueError, EOFError, OSError)))
-        for key, path in batch:
-            try:
-                data = _read_file(path)
-                if content_key(self._identity, data) != key[1]:
-                    raise ValueError("the file changed while the catalog was being embedded")
-                yield key, decode(data)
-            except errors as e:
-                yield beam.pvalue.TaggedOutput("failed", (key, f"cannot decode: {e}"))
+    def _decode(self, path: str, key: str):
+        """(the file's media, None), or (None, why it cannot be used)."""
+        try:
+            data = _read_file(path)
+        except OSError as e:
+            return None, _unreadable(e)
+        if content_key(self._identity, data) != key:
+            return None, "the file changed while the catalog was being embedded"
+        try:
+            return (decode_image if self._modality == "image" else decode_audio)(data), None
+        except _DECODE_ERRORS[self._modality] as e:
+            return None, f"cannot decode: {e}"
 
     def process(self, batch):
         if self._modality == "text":
@@ -376,16 +387,14 @@ class _Encode(beam.DoFn):
                 self._encoded.inc(len(chunk))
                 yield from zip([key for key, _ in chunk], self._embedder([text for _, text in chunk]).numpy())
             return
-        decoded = []
-        for element in self._decoded(batch):
-            if isinstance(element, beam.pvalue.TaggedOutput):
-                yield element
-            else:
-                decoded.append(element)
         # One encoder call per input shape: frames of a video share theirs; audio clips differ in length.
         by_shape = defaultdict(list)
-        for key, value in decoded:
-            by_shape[value.shape if self._modality == "image" else key].append((key, value))
+        for key, path in batch:
+            value, reason = self._decode(path, key[1])
+            if reason:
+                yield beam.pvalue.TaggedOutput("failed", (key, reason))
+            else:
+                by_shape[value.shape if self._modality == "image" else key].append((key, value))
         for group in by_shape.values():
             vectors = self._embedder(np.stack([value for _, value in group])).numpy()
             self._encoded.inc(len(group))

@@ -12,6 +12,7 @@ import tensorflow_transform as tft
 
 from avrec import features as F
 from avrec.config import ModelConfig
+from avrec.models.item_content import content_text
 
 USER_VOCAB = "user_id"
 ITEM_VOCAB = "item_id"
@@ -22,6 +23,7 @@ TOKEN_VOCAB = "text_tokens"
 USER_INDEX = "user_index"
 ITEM_INDEX = "item_index"
 ITEM_KEY = "item_key"  # the raw item id, for looking up pretrained content
+ITEM_TEXT = "item_text"  # the text the text encoder reads, when it is fine-tuned
 HISTORY_INDICES = "history_indices"  # [batch, history_length], most recent last, HISTORY_PAD where shorter
 GENRE_INDICES = "genre_indices"  # sparse, one row per example
 TOKEN_INDICES = "token_indices"  # sparse, one row per example
@@ -77,6 +79,7 @@ def preprocessing_fn(inputs, custom_config):
         USER_INDEX: tft.compute_and_apply_vocabulary(user_ids, num_oov_buckets=oov, vocab_filename=USER_VOCAB),
         ITEM_INDEX: tft.apply_vocabulary(item_ids, item_vocab, num_oov_buckets=oov),
         ITEM_KEY: item_ids,
+        ITEM_TEXT: content_text(_scalar(inputs[F.TITLE]), genres.to_tensor(default_value=""), _scalar(inputs[F.TEXT])),
         HISTORY_INDICES: last_n(history_indices, config.history_length, HISTORY_PAD),
         GENRE_INDICES: genre_indices.to_sparse(),
         TOKEN_INDICES: token_indices.to_sparse(),

@@ -21,9 +21,9 @@ def sampling_probabilities(item_indices: np.ndarray, table_size: int) -> np.ndar
 
 class TwoTowerModel(tfrs.Model):
     def __init__(self, sizes: VocabularySizes, config: ModelConfig, item_probabilities: np.ndarray | None = None,
-                 content: ItemContent | None = None):
+                 content: ItemContent | None = None, text_encoder: tf.keras.layers.Layer | None = None):
         super().__init__()
-        self.candidate_tower = CandidateTower(sizes, config, content, name="candidate_tower")
+        self.candidate_tower = CandidateTower(sizes, config, content, text_encoder, name="candidate_tower")
         self.query_tower = QueryTower(sizes, self.candidate_tower.item_embedding, config, name="query_tower")
         self.item_probabilities = (tf.constant(item_probabilities, tf.float32)
                                    if config.logq_correction and item_probabilities is not None else None)

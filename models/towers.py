@@ -54,9 +54,11 @@ class QueryTower(tf.keras.Model):
 
 class CandidateTower(tf.keras.Model):
     """Item id embedding + genres + a trainable bag of words over title, genres and tags, and, when `content` is
-    given, the item's pretrained text, vision and audio embeddings fused by `config.fusion` -> item embedding."""
+    given, the item's pretrained text, vision and audio embeddings fused by `config.fusion` -> item embedding.
+    With `text_encoder`, the text embedding comes from that (trainable) encoder instead of the frozen lookup."""
 
-    def __init__(self, sizes: VocabularySizes, config: ModelConfig, content: ItemContent | None = None, **kwargs):
+    def __init__(self, sizes: VocabularySizes, config: ModelConfig, content: ItemContent | None = None,
+                 text_encoder: tf.keras.layers.Layer | None = None, **kwargs):
         super().__init__(**kwargs)
         dim = config.embedding_dim
         oov = config.oov_buckets
@@ -65,6 +67,7 @@ class CandidateTower(tf.keras.Model):
         self.genres = MeanPooledEmbedding(tf.keras.layers.Embedding(sizes.genres + oov, dim // 2), name="genres")
         self.text = MeanPooledEmbedding(tf.keras.layers.Embedding(sizes.tokens + oov, dim), name="text")
         self.content = content
+        self.text_encoder = text_encoder  # trainable: embeds the item text instead of the frozen lookup
         self.fusion_kind = config.fusion
         if content is not None:
             self.modality_dropout = ModalityDropout(config.modality_dropout, seed=config.seed + 2)
@@ -79,6 +82,9 @@ class CandidateTower(tf.keras.Model):
         if self.content is None:
             return self.project(tf.concat(learned, axis=-1))
         vectors, present = self.content(features[P.ITEM_KEY])
+        if self.text_encoder is not None:
+            vectors["text"] = self.text_encoder(features[P.ITEM_TEXT], training=training)
+            present = tf.concat([tf.ones_like(present[:, :1]), present[:, 1:]], axis=1)
         present = self.modality_dropout(present, training=training)
         if self.fusion_kind == "gated":
             always = tf.ones_like(present[:, :2])

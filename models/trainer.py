@@ -86,7 +86,9 @@ def run_fn(fn_args) -> None:
                               embedded.present, name="item_content")
         handles = EncoderConfig.from_dict(fn_args.custom_config["encoders"]).handles()
     with distribution_strategy().scope():
-        model = TwoTowerModel(sizes, config, probabilities, content)
+        tuned_text = (load_text_embedder(handles.text_encoder, handles.text_preprocessor, trainable=True)
+                      if handles and config.finetune_text else None)
+        model = TwoTowerModel(sizes, config, probabilities, content, tuned_text)
         model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
     train = _dataset(fn_args, tft_output, config.batch_size, shuffle=True, seed=config.seed, epochs=None)
     model.fit(train, epochs=config.epochs, steps_per_epoch=steps_per_epoch, verbose=2,

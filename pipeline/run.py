@@ -16,7 +16,7 @@ def config_from_args(args) -> RunConfig:
             "cold_item_fraction": args.cold_items}
     if args.max_bad_fraction is not None:
         data["max_bad_fraction"] = args.max_bad_fraction
-    model = {"content": not args.no_content, "fusion": args.fusion}
+    model = {"content": not args.no_content, "fusion": args.fusion, "finetune_text": args.finetune_text}
     if args.epochs is not None:
         model["epochs"] = args.epochs
     return RunConfig(output_dir=args.output, model_name=args.model_name, data=DataConfig(**data),
