@@ -139,7 +139,7 @@ def read_catalog(pattern: str) -> pd.DataFrame:
 
 def item_text(title: str, genres: Iterable[str], text: str) -> str:
     """What the text encoder reads for an item: "title. genre, genre. text", leaving out empty parts."""
-    return ". ".join(part for part in (title.strip(), ", ".join(genres), text.strip()) if part)
+    return ". ".join(part for part in (title.strip(), ", ".join(g for g in genres if g), text.strip()) if part)
 
 
 def sample_frames(frame_paths: list[str], count: int) -> list[str]:

@@ -42,6 +42,8 @@ class Recommender(tf.Module):
                  catalog: Mapping[str, np.ndarray | tf.Tensor], top_k: int, text_encoder=None):
         super().__init__()
         self.text_encoder = text_encoder  # with content: encodes search queries and refreshed items' text
+        if text_encoder is not None:  # saving traces every tf.function, so define search only where it can work
+            self.search = tf.function(self._search, input_signature=[STRING])
         self.query_tower = query_tower
         self.candidate_tower = candidate_tower
         self.transform_layer = transform_layer
@@ -155,8 +157,7 @@ class Recommender(tf.Module):
         self.item_embeddings_index.assign(tf.tensor_scatter_nd_update(padded, rows, embeddings))
         return {"positions": position}
 
-    @tf.function(input_signature=[STRING])
-    def search(self, query):
+    def _search(self, query):
         """Free-text query -> items whose pretrained text embedding is closest to the query's."""
         vectors, present = self.candidate_tower.content(self.item_ids)
         scores = tf.matmul(self.text_encoder(query), vectors["text"], transpose_b=True)

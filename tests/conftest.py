@@ -30,7 +30,17 @@ def write_movielens_slice(directory: Path, n_users: int = SLICE_USERS, extra_ite
 
 
 @pytest.fixture(scope="session")
-def movielens_slice(tmp_path_factory) -> Path:
+def handles():
+    """The local encoder conversions, built (atomically, only when missing or stale) if setup did not."""
+    from avrec.models.encoders import DEFAULT_BUILD_DIR, EncoderHandles
+    from avrec.models.encoders.build import ensure_built
+
+    ensure_built(DEFAULT_BUILD_DIR, log=lambda _: None)
+    return EncoderHandles.local()
+
+
+@pytest.fixture(scope="session")
+def movielens_slice(tmp_path_factory, handles) -> Path:
     return write_movielens_slice(tmp_path_factory.mktemp("slice"))
 
 

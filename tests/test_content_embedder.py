@@ -21,9 +21,7 @@ from scipy.io import wavfile
 from avrec.content import (MAX_CACHE_SHARDS, VectorStore, decode_audio, embed_catalog, read_content,
                            sample_frames)
 from avrec.errors import AvrecError, DataError
-from avrec.models.encoders import (DEFAULT_BUILD_DIR, EncoderHandles, load_audio_embedder, load_image_embedder,
-                                   load_text_embedder)
-from avrec.models.encoders.build import ensure_built
+from avrec.models.encoders import load_audio_embedder, load_image_embedder, load_text_embedder
 
 SONG_SECONDS = 3.5
 
@@ -50,12 +48,6 @@ def _image(path: Path, size: tuple[int, int], seed: int) -> Path:
     coarse = np.random.default_rng(seed).integers(0, 256, (6, 6, 3), dtype=np.uint8)
     Image.fromarray(coarse).resize(size, Image.BICUBIC).save(path)
     return path
-
-
-@pytest.fixture(scope="module")
-def handles():
-    ensure_built(DEFAULT_BUILD_DIR, log=lambda _: None)
-    return EncoderHandles.local()
 
 
 @pytest.fixture(scope="module")

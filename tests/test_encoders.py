@@ -16,10 +16,8 @@ import tensorflow as tf
 import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401
 
-from avrec.models.encoders import (DEFAULT_BUILD_DIR, EncoderError, EncoderHandles, load_audio_embedder,
-                                   load_image_embedder, load_text_embedder)
+from avrec.models.encoders import EncoderError, load_audio_embedder, load_image_embedder, load_text_embedder
 from avrec.models.encoders import audio
-from avrec.models.encoders.build import ensure_built
 from avrec.models.encoders.weights import read_safetensors, read_torch_state_dict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "encoders"
@@ -27,12 +25,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "encoders"
 
 def _cosine(a, b):
     return np.sum(a * b, axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-
-
-@pytest.fixture(scope="module")
-def handles():
-    ensure_built(DEFAULT_BUILD_DIR, log=lambda _: None)
-    return EncoderHandles.local()
 
 
 @pytest.fixture(scope="module")

@@ -215,14 +215,14 @@ def test_content_fused_candidate_tower_uses_the_pretrained_vectors():
         assert not np.allclose(items[0], items[1])  # told apart by content alone
 
 
-def test_text_encoder_fine_tuning_updates_its_weights_end_to_end():
+def test_text_encoder_fine_tuning_updates_its_weights_end_to_end(handles):
     from avrec.models.encoders import load_text_embedder
     from avrec.models.item_content import ItemContent
 
     config = ModelConfig(embedding_dim=8, history_length=2, finetune_text=True, modality_dropout=0.0)
     content = ItemContent(np.array([b"x"]), {"text": np.zeros((1, 384)), "image": np.zeros((1, 0)),
                                              "audio": np.zeros((1, 0))}, np.array([[False, False, False]]))
-    encoder = load_text_embedder(seq_length=16, trainable=True)
+    encoder = load_text_embedder(handles.text_encoder, handles.text_preprocessor, seq_length=16, trainable=True)
     model = TwoTowerModel(SIZES, config, content=content, text_encoder=encoder)
     batch = features([0, 1, 2], [1, 2, 3], [[], [], []], config)
     batch[P.ITEM_KEY] = tf.constant(["x", "y", "z"])
