@@ -166,8 +166,7 @@ class Recommender(tf.Module):
         return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
 
     def signatures(self) -> dict:
-        searchable = {"search": self.search.get_concrete_function()} if self.text_encoder is not None else {}
-        return {**searchable,
+        signatures = {
             "serving_default": self.serve.get_concrete_function(),
             "recommend": self.recommend.get_concrete_function(),
             "similar_items": self.similar_items.get_concrete_function(),
@@ -175,6 +174,9 @@ class Recommender(tf.Module):
             "item_titles": self.item_titles.get_concrete_function(),
             "evaluate": self.evaluate.get_concrete_function(),
         }
+        if self.text_encoder is not None:
+            signatures["search"] = self.search.get_concrete_function()
+        return signatures
 
 
 def export(recommender: Recommender, path: str) -> None:
