@@ -14,6 +14,8 @@ History items are excluded from recommendations. Unknown users and items map to 
 """
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Mapping
 
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
@@ -22,7 +24,6 @@ import tensorflow as tf
 
 from avrec import features as F
 from avrec.models import preprocessing as P
-from avrec.models.item_content import content_text
 from avrec.models.metrics import excluded_mask, target_ranks
 
 CATALOG_BATCH = 4096
@@ -39,11 +40,12 @@ def _as_raw(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
 
 class Recommender(tf.Module):
     def __init__(self, query_tower, candidate_tower, transform_layer, raw_feature_spec: Mapping,
-                 catalog: Mapping[str, np.ndarray | tf.Tensor], top_k: int, text_encoder=None):
+                 catalog: Mapping[str, np.ndarray | tf.Tensor], top_k: int):
         super().__init__()
-        self.text_encoder = text_encoder  # with content: encodes search queries and refreshed items' text
-        if text_encoder is not None:  # saving traces every tf.function, so define search only where it can work
-            self.search = tf.function(self._search, input_signature=[STRING])
+        self.content = candidate_tower.content
+        if self.content is not None:  # saving traces every tf.function, so define search only where it can work
+            self.search_by_embedding = tf.function(
+                self._search_by_embedding, input_signature=[tf.TensorSpec([None, None], tf.float32)])
         self.query_tower = query_tower
         self.candidate_tower = candidate_tower
         self.transform_layer = transform_layer
@@ -136,12 +138,13 @@ class Recommender(tf.Module):
         excluded = excluded_mask(self._position(history), self._num_items)
         return {"rank": target_ranks(scores, targets, excluded)}
 
-    @tf.function(input_signature=[STRING, STRING, STRING_MATRIX, STRING])
-    def upsert_items(self, item_id, title, genres, text):
+    @tf.function(input_signature=[STRING, STRING, STRING_MATRIX, STRING, tf.TensorSpec([None, None], tf.float32)])
+    def upsert_items(self, item_id, title, genres, text, text_embedding):
         """Catalog refresh without retraining: embed items from their content with the trained candidate tower;
-        known ids are re-embedded in place, new ids are appended to the index. Ids must be unique in one call."""
-        if self.text_encoder is not None:
-            self.candidate_tower.content.upsert(item_id, self.text_encoder(content_text(title, genres, text)))
+        known ids are re-embedded in place, new ids are appended to the index. Ids must be unique in one call.
+        text_embedding: the items' pretrained text embeddings (ignored by a model without content)."""
+        if self.content is not None:
+            self.content.upsert(item_id, text_embedding)
         embeddings = self._embed_items({F.ITEM_ID: item_id, F.TITLE: title, F.GENRES: genres, F.TEXT: text})
         position = self._position(item_id)
         is_new = position < 0
@@ -157,10 +160,10 @@ class Recommender(tf.Module):
         self.item_embeddings_index.assign(tf.tensor_scatter_nd_update(padded, rows, embeddings))
         return {"positions": position}
 
-    def _search(self, query):
-        """Free-text query -> items whose pretrained text embedding is closest to the query's."""
-        vectors, present = self.candidate_tower.content(self.item_ids)
-        scores = tf.matmul(self.text_encoder(query), vectors["text"], transpose_b=True)
+    def _search_by_embedding(self, query_embedding):
+        """Encoded free-text query -> items whose pretrained text embedding is closest to it."""
+        vectors, present = self.content(self.item_ids)
+        scores = tf.matmul(query_embedding, vectors["text"], transpose_b=True)
         scores = tf.where(tf.expand_dims(present[:, 0], 0), scores, tf.constant(-np.inf, scores.dtype))
         top = tf.math.top_k(scores, k=self.top_k)
         return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
@@ -174,10 +177,45 @@ class Recommender(tf.Module):
             "item_titles": self.item_titles.get_concrete_function(),
             "evaluate": self.evaluate.get_concrete_function(),
         }
-        if self.text_encoder is not None:
-            signatures["search"] = self.search.get_concrete_function()
+        if self.content is not None:
+            signatures["search_by_embedding"] = self.search_by_embedding.get_concrete_function()
         return signatures
 
 
-def export(recommender: Recommender, path: str) -> None:
+TEXT_ENCODER_DIR = "assets.extra/text_encoder"
+ENCODER_GRAPH = "encoder_graph.pb"
+
+
+class TextEncoder(tf.Module):
+    """The pretrained text encoder as its own SavedModel: strings [B] -> embedding [B, D]."""
+
+    def __init__(self, embedder):
+        super().__init__()
+        self.embedder = embedder
+
+    @tf.function(input_signature=[STRING])
+    def encode(self, text):
+        return {"embedding": self.embedder(text)}
+
+
+def export(recommender: Recommender, path: str, text_embedder=None) -> None:
     tf.saved_model.save(recommender, path, signatures=recommender.signatures())
+    if text_embedder is not None:
+        encoder = TextEncoder(text_embedder)
+        encoder_dir = Path(path) / TEXT_ENCODER_DIR
+        tf.saved_model.save(encoder, str(encoder_dir), signatures={"serving_default": encoder.encode})
+        # TFX's Pusher copies no file whose name starts with saved_model.pb except the top-level one.
+        (encoder_dir / "saved_model.pb").rename(encoder_dir / ENCODER_GRAPH)
+
+
+def load_text_encoder(model_dir: Path):
+    """The text encoder saved beside a pushed model, or None for a model without content."""
+    import tensorflow_text  # noqa: F401  (registers the tokenizer's ops before loading)
+
+    path = Path(model_dir) / TEXT_ENCODER_DIR
+    if not path.is_dir():
+        return None
+    view = Path(tempfile.mkdtemp(prefix="avrec-text-encoder-"))  # the SavedModel layout, as links
+    for child in path.iterdir():
+        (view / ("saved_model.pb" if child.name == ENCODER_GRAPH else child.name)).symlink_to(child.resolve())
+    return tf.saved_model.load(str(view)).signatures["serving_default"]

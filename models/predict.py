@@ -45,7 +45,8 @@ def _top(model, signature: str, k: int, **inputs) -> list[tuple[str, float]]:
     available = function.structured_outputs["item_ids"].shape[-1]
     if not 1 <= k <= available:
         raise AvrecError(f"--k must be between 1 and {available} (the model's top-K), got {k}")
-    result = function(**{name: tf.constant(value, dtype=tf.string) for name, value in inputs.items()})
+    result = function(**{name: value if isinstance(value, tf.Tensor) else tf.constant(value, dtype=tf.string)
+                         for name, value in inputs.items()})
     return list(zip((item.decode() for item in result["item_ids"][0, :k].numpy()),
                     result["scores"][0, :k].numpy().tolist()))
 
@@ -67,9 +68,15 @@ def recommend_command(args: argparse.Namespace) -> int:
 
 
 def search_command(args: argparse.Namespace) -> int:
+    from avrec.models.export import load_text_encoder
+
     path, model = _load(args)
-    if "search" not in model.signatures:
+    encoder = load_text_encoder(path)
+    if encoder is None or "search_by_embedding" not in model.signatures:
         raise AvrecError(f"the model at {path} has no text search: it was trained without content embeddings")
-    items = _top(model, "search", args.k, query=[args.query])
+    import tensorflow as tf
+
+    query = encoder(text=tf.constant([args.query]))["embedding"]
+    items = _top(model, "search_by_embedding", args.k, query_embedding=query)
     _print_with_titles(model, f"top {args.k} for {args.query!r} from {path}:", items)
     return 0

@@ -98,5 +98,5 @@ def run_fn(fn_args) -> None:
     catalog = load_catalog(fn_args.custom_config[CATALOG_PATTERN_KEY], raw_spec)
     text_encoder = load_text_embedder(handles.text_encoder, handles.text_preprocessor) if handles else None
     recommender = Recommender(model.query_tower, model.candidate_tower, tft_output.transform_features_layer(),
-                              raw_spec, catalog, config.top_k, text_encoder)
-    export(recommender, fn_args.serving_model_dir)
+                              raw_spec, catalog, config.top_k)
+    export(recommender, fn_args.serving_model_dir, text_encoder)

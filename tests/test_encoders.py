@@ -17,6 +17,7 @@ import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401
 
 from avrec.models.encoders import EncoderError, load_audio_embedder, load_image_embedder, load_text_embedder
+from avrec.models.encoders.build import ensure_built
 from avrec.models.encoders import audio
 from avrec.models.encoders.weights import read_safetensors, read_torch_state_dict
 

@@ -14,7 +14,8 @@ from avrec.errors import ValidationError
 from avrec.pipeline.run import execute
 
 pytestmark = pytest.mark.slow
-SIGNATURES = {"serving_default", "recommend", "similar_items", "item_embeddings", "item_titles", "evaluate", "search"}
+SIGNATURES = {"serving_default", "recommend", "similar_items", "item_embeddings", "item_titles", "evaluate",
+              "search_by_embedding"}
 
 
 def pushed_model(config: RunConfig):
@@ -38,8 +39,10 @@ def test_metrics_are_written_beside_both_baselines(slice_run):
 
 def test_pushed_model_returns_k_distinct_catalog_items_for_known_and_unknown_users(slice_run, movielens_slice):
     config, _ = slice_run
-    _, model = pushed_model(config)
+    document, model = pushed_model(config)
     assert SIGNATURES <= set(model.signatures)
+    # The official TF Serving image has no TF Text ops: the served graph must not need them.
+    assert b"TFText" not in (Path(document["pushed_model"]) / "saved_model.pb").read_bytes()
     catalog = set(pd.read_csv(movielens_slice / "movies.csv")["movieId"].astype(str))
     serve = model.signatures["serving_default"]
     result = serve(user_id=tf.constant(["1", "no-such-user"]),
