@@ -7,11 +7,12 @@ import os
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import tensorflow as tf
 from tfx import v1 as tfx
-from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import standard_artifacts
 
 from avrec import features as F
 from avrec.data.prepare import read_examples
 from avrec.content import read_content
+from avrec.components.artifacts import split_files
 from avrec.components.content_embedder import ContentEmbeddings
 from avrec.models.baselines import baseline_metrics, baseline_ranks
 
@@ -22,10 +23,6 @@ class BaselineMetrics(tfx.dsl.Artifact):
     """JSON: {baseline name: {metric name: value}}."""
 
     TYPE_NAME = "avrec.BaselineMetrics"
-
-
-def _split_pattern(artifact, split: str) -> str:
-    return os.path.join(artifact_utils.get_split_uri([artifact], split), "*")
 
 
 def read_baseline_metrics(artifact_uri: str) -> dict:
@@ -39,11 +36,10 @@ def Baselines(examples: tfx.dsl.components.InputArtifact[standard_artifacts.Exam
               metrics: tfx.dsl.components.OutputArtifact[BaselineMetrics],
               content: tfx.dsl.components.InputArtifact[ContentEmbeddings] = None) -> None:
     ids = {F.USER_ID: tf.io.FixedLenFeature([], tf.string), F.ITEM_ID: tf.io.FixedLenFeature([], tf.string)}
-    train = read_examples(_split_pattern(examples, "train"), ids)
-    evaluation = read_examples(_split_pattern(examples, "eval"), {
+    train = read_examples(split_files(examples, "train"), ids)
+    evaluation = read_examples(split_files(examples, "eval"), {
         **ids, F.HISTORY: tf.io.VarLenFeature(tf.string), F.COLD: tf.io.FixedLenFeature([], tf.int64)})
-    [catalog_split] = artifact_utils.decode_split_names(catalog.split_names)
-    catalog_ids = read_examples(_split_pattern(catalog, catalog_split), {F.ITEM_ID: ids[F.ITEM_ID]})[F.ITEM_ID].numpy()
+    catalog_ids = read_examples(split_files(catalog), {F.ITEM_ID: ids[F.ITEM_ID]})[F.ITEM_ID].numpy()
     item_text = None
     if content is not None:
         embedded = read_content(content.uri)

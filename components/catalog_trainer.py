@@ -7,7 +7,6 @@ ML Metadata and part of the cache key.
 """
 from __future__ import annotations
 
-import os
 
 from tfx import types
 from tfx.components.trainer import executor as trainer_executor
@@ -18,6 +17,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.standard_component_specs import TrainerSpec
 from tfx.utils import json_utils
 
+from avrec.components.artifacts import split_files
 from avrec.components.content_embedder import ContentEmbeddings
 from avrec.models.trainer import CATALOG_PATTERN_KEY, CONTENT_URI_KEY
 
@@ -33,9 +33,7 @@ class CatalogTrainerSpec(TrainerSpec):
 class CatalogTrainerExecutor(trainer_executor.GenericExecutor):
     def _GetFnArgs(self, input_dict, output_dict, exec_properties):
         fn_args = super()._GetFnArgs(input_dict, output_dict, exec_properties)
-        catalog = artifact_utils.get_single_instance(input_dict[CATALOG_KEY])
-        [split] = artifact_utils.decode_split_names(catalog.split_names)
-        extra = {CATALOG_PATTERN_KEY: os.path.join(artifact_utils.get_split_uri([catalog], split), "*")}
+        extra = {CATALOG_PATTERN_KEY: split_files(artifact_utils.get_single_instance(input_dict[CATALOG_KEY]))}
         if input_dict.get(CONTENT_KEY):
             extra[CONTENT_URI_KEY] = artifact_utils.get_single_uri(input_dict[CONTENT_KEY])
         fn_args.custom_config = {**(fn_args.custom_config or {}), **extra}

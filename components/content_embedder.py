@@ -5,11 +5,10 @@ items whose text or media changed. The output holds `embeddings.npz` (read it wi
 `report.json` (inputs encoded vs reused, media problems).
 """
 
-import os
-
 from tfx import v1 as tfx
-from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import standard_artifacts
 
+from avrec.components.artifacts import split_files
 from avrec.content import embed_catalog, read_catalog, write_content
 
 
@@ -26,6 +25,5 @@ def ContentEmbedder(catalog: tfx.dsl.components.InputArtifact[standard_artifacts
                     cache_dir: tfx.dsl.components.Parameter[str],
                     frames_per_video: tfx.dsl.components.Parameter[int] = 8) -> None:
     """handles: JSON of avrec.models.encoders.EncoderHandles' fields (local SavedModels or TF-Hub handles)."""
-    [split] = artifact_utils.decode_split_names(catalog.split_names)
-    items = read_catalog(os.path.join(artifact_utils.get_split_uri([catalog], split), "*"))
+    items = read_catalog(split_files(catalog))
     write_content(embed_catalog(items, handles, cache_dir, frames_per_video), content.uri)

@@ -45,15 +45,18 @@ def code_fingerprint() -> str:
 def eval_config(config: RunConfig) -> tfma.EvalConfig:
     metrics = []
     for name, (metric_class, k) in REPORTED.items():
-        threshold = None
+        thresholds = []
         if name == BLESSING_METRIC:
+            # On the whole eval split only: the warm/cold slices are reported, not gated.
             threshold = tfma.MetricThreshold(
                 value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.eval.min_recall_at_50}),
                 change_threshold=tfma.GenericChangeThreshold(
                     direction=tfma.MetricDirection.HIGHER_IS_BETTER,
                     absolute={"value": -config.eval.max_recall_drop - 1e-9}))
+            thresholds = [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]
         metrics.append(tfma.MetricConfig(class_name=metric_class.__name__, module=metric_class.__module__,
-                                         config=f'{{"k": {k}, "name": "{tfma_name(name)}"}}', threshold=threshold))
+                                         config=f'{{"k": {k}, "name": "{tfma_name(name)}"}}',
+                                         per_slice_thresholds=thresholds))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="evaluate", label_key=EVAL_LABEL, prediction_key="rank")],
         # Overall, and warm (cold = 0) versus cold-start (cold = 1) target items.
