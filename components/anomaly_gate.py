@@ -39,7 +39,10 @@ def read_anomalies(artifact) -> dict[str, anomalies_pb2.Anomalies]:
 
 
 @tfx.dsl.components.component
-def AnomalyGate(anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleAnomalies]) -> None:
+def AnomalyGate(anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleAnomalies],
+                code: tfx.dsl.components.Parameter[str]) -> None:
+    """code: the fingerprint of this code (part of the cache key)."""
+    del code
     problems = describe_anomalies(read_anomalies(anomalies))
     if problems:
         raise ValidationError("data validation found anomalies against schemas/interactions.pbtxt, so training did "

@@ -1,7 +1,20 @@
-"""Where an Examples artifact keeps a split's files."""
+"""The artifact types avrec's components add, and where an Examples artifact keeps a split's files."""
 import os
 
+from tfx import v1 as tfx
 from tfx.types import artifact_utils
+
+
+class ContentEmbeddings(tfx.dsl.Artifact):
+    """Per-item text, image and audio embeddings with a presence mask (avrec.data.embeddings.CatalogContent)."""
+
+    TYPE_NAME = "avrec.ContentEmbeddings"
+
+
+class BaselineMetrics(tfx.dsl.Artifact):
+    """JSON: {baseline name: {metric name: value}}, plus a `cold` section (see components.score_baselines)."""
+
+    TYPE_NAME = "avrec.BaselineMetrics"
 
 
 def split_files(artifact, split: str | None = None) -> str:

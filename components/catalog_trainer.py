@@ -17,8 +17,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.standard_component_specs import TrainerSpec
 from tfx.utils import json_utils
 
-from avrec.components.artifacts import split_files
-from avrec.components.content_embedder import ContentEmbeddings
+from avrec.components.artifacts import ContentEmbeddings, split_files
 from avrec.models.trainer import CATALOG_PATTERN_KEY, CONTENT_URI_KEY
 
 CATALOG_KEY = "catalog"

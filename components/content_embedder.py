@@ -1,29 +1,33 @@
-"""Embeds the whole item catalog with the pretrained text, image and audio encoders (see avrec/content.py).
+"""Embeds the whole item catalog with the pretrained text, image and audio encoders (components/content/).
 
-The cache in cache_dir outlives pipeline runs and is keyed by content, so a changed catalog re-encodes only the
-items whose text or media changed. The output holds `embeddings.npz` (read it with avrec.content.read_content) and
-`report.json` (inputs encoded vs reused, media problems).
+The job runs on the pipeline's Beam settings (`use_beam`), so Dataflow or Flink scale it out with the rest. The cache
+in cache_dir outlives pipeline runs and is keyed by content, so a changed catalog re-encodes only the items whose
+text or media changed. The output holds `embeddings.npz` and `report.json` (avrec.data.embeddings).
 """
+import os
 
+import apache_beam as beam
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 
-from avrec.components.artifacts import split_files
-from avrec.content import embed_catalog, read_catalog, write_content
+from avrec import features as F
+from avrec.components.artifacts import ContentEmbeddings, split_files
+from avrec.components.content.embed import embed_catalog
+from avrec.config import EncoderConfig
+from avrec.data.embeddings import write_content
+from avrec.data.examples import read_frame
 
 
-class ContentEmbeddings(tfx.dsl.Artifact):
-    """Per-item text, image and audio embeddings with a presence mask (avrec.content.CatalogContent)."""
-
-    TYPE_NAME = "avrec.ContentEmbeddings"
-
-
-@tfx.dsl.components.component
+@tfx.dsl.components.component(use_beam=True)
 def ContentEmbedder(catalog: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
                     content: tfx.dsl.components.OutputArtifact[ContentEmbeddings],
-                    handles: tfx.dsl.components.Parameter[str],
+                    encoders: tfx.dsl.components.Parameter[str],
                     cache_dir: tfx.dsl.components.Parameter[str],
-                    frames_per_video: tfx.dsl.components.Parameter[int] = 8) -> None:
-    """handles: JSON of avrec.models.encoders.EncoderHandles' fields (local SavedModels or TF-Hub handles)."""
-    items = read_catalog(split_files(catalog))
-    write_content(embed_catalog(items, handles, cache_dir, frames_per_video), content.uri)
+                    code: tfx.dsl.components.Parameter[str],
+                    beam_pipeline: tfx.dsl.components.BeamComponentParameter[beam.Pipeline] = None) -> None:
+    """encoders: EncoderConfig as JSON; code: the fingerprint of this code (part of the cache key)."""
+    del code
+    items = read_frame(split_files(catalog), F.CATALOG_FEATURES)
+    embedded = embed_catalog(items, EncoderConfig.from_json(encoders), cache_dir, beam_pipeline,
+                             work_dir=os.path.join(content.uri, ".work"))
+    write_content(embedded, content.uri)

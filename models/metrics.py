@@ -11,27 +11,24 @@ import tensorflow as tf
 
 
 def target_ranks(scores: tf.Tensor, targets: tf.Tensor, excluded: tf.Tensor) -> tf.Tensor:
-    """Rank of each row's target among the items that are not excluded.
+    """Rank of each row's target among the items that are not excluded (0 = first).
 
-    scores: [batch, items]; targets: [batch] catalog positions; excluded: [batch, items] bool (the user's seen items).
-    The target itself is never excluded: re-consuming an item is a legitimate hit. Ties count in the target's favour.
+    scores: [batch, items]; targets: [batch] item positions, -1 for a target outside the catalog; excluded: [batch,
+    items] bool (the user's seen items). The target itself is never excluded: re-consuming an item is a legitimate
+    hit. A tie counts against the target: every other item scoring at least as high ranks before it, so a method
+    that cannot tell items apart (all scores equal, an empty history, an item nobody trained on) never scores a hit.
+    A target without a finite score, or outside the catalog, ranks last.
     """
-    target_scores = tf.gather(scores, targets, batch_dims=1)
-    not_target = tf.logical_not(tf.one_hot(targets, tf.shape(scores)[1], on_value=True, off_value=False))
-    beats_target = (scores > tf.expand_dims(target_scores, 1)) & tf.logical_not(excluded) & not_target
-    return tf.reduce_sum(tf.cast(beats_target, tf.float32), axis=1)
-
-
-def excluded_mask(positions: tf.RaggedTensor | tf.Tensor, num_items: int) -> tf.Tensor:
-    """[batch, num_items] bool: True at each row's given catalog positions (negative positions are ignored)."""
-    if not isinstance(positions, tf.RaggedTensor):
-        positions = tf.RaggedTensor.from_tensor(positions)
-    valid = tf.ragged.boolean_mask(positions, positions >= 0)
-    rows = tf.cast(valid.value_rowids(), tf.int64)
-    indices = tf.stack([rows, tf.cast(valid.flat_values, tf.int64)], axis=1)
-    shape = tf.cast(tf.stack([valid.nrows(), num_items]), tf.int64)
-    hits = tf.sparse.SparseTensor(indices, tf.ones_like(rows, tf.int32), shape)
-    return tf.sparse.to_dense(tf.sparse.reorder(hits), validate_indices=False) > 0
+    num_items = tf.shape(scores)[1]
+    known = targets >= 0
+    safe = tf.where(known, targets, tf.zeros_like(targets))
+    target_scores = tf.gather(scores, safe, batch_dims=1)
+    is_target = tf.one_hot(safe, num_items, on_value=True, off_value=False) & tf.expand_dims(known, 1)
+    competitors = tf.logical_not(excluded) & tf.logical_not(is_target)
+    ahead = (scores >= tf.expand_dims(target_scores, 1)) & competitors
+    last = tf.reduce_sum(tf.cast(competitors, tf.float32), axis=1)
+    ranks = tf.reduce_sum(tf.cast(ahead, tf.float32), axis=1)
+    return tf.where(known & tf.math.is_finite(target_scores), ranks, last)
 
 
 class _RankMetric(tf.keras.metrics.Mean):

@@ -12,7 +12,7 @@ import tensorflow_transform as tft
 
 from avrec import features as F
 from avrec.config import ModelConfig
-from avrec.models.item_content import content_text
+from avrec.models.item_content import content_text_tensor
 
 USER_VOCAB = "user_id"
 ITEM_VOCAB = "item_id"
@@ -23,7 +23,7 @@ TOKEN_VOCAB = "text_tokens"
 USER_INDEX = "user_index"
 ITEM_INDEX = "item_index"
 ITEM_KEY = "item_key"  # the raw item id, for looking up pretrained content
-ITEM_TEXT = "item_text"  # the text the text encoder reads, when it is fine-tuned
+ENCODER_TEXT = "encoder_text"  # what the pretrained text encoder reads, when it is fine-tuned
 HISTORY_INDICES = "history_indices"  # [batch, history_length], most recent last, HISTORY_PAD where shorter
 GENRE_INDICES = "genre_indices"  # sparse, one row per example
 TOKEN_INDICES = "token_indices"  # sparse, one row per example
@@ -36,8 +36,8 @@ def normalize_text(text: tf.Tensor) -> tf.Tensor:
     return tf.strings.strip(tf.strings.regex_replace(lowered, r"[^\p{L}\p{N}]+", " "))
 
 
-def item_text(title: tf.Tensor, genres: tf.SparseTensor, text: tf.Tensor) -> tf.Tensor:
-    """One string per item: title, genres and free text."""
+def bag_of_words_text(title: tf.Tensor, genres: tf.SparseTensor, text: tf.Tensor) -> tf.Tensor:
+    """The words the candidate tower's trainable bag of words reads: title, genres and free text."""
     genre_text = tf.strings.reduce_join(tf.RaggedTensor.from_sparse(genres), axis=1, separator=" ")
     return tf.strings.join([title, genre_text, text], separator=" ")
 
@@ -64,7 +64,7 @@ def preprocessing_fn(inputs, custom_config):
     history_indices = tf.ragged.map_flat_values(
         lambda values: tft.apply_vocabulary(values, item_vocab, num_oov_buckets=oov), history)
 
-    text = item_text(_scalar(inputs[F.TITLE]), inputs[F.GENRES], _scalar(inputs[F.TEXT]))
+    text = bag_of_words_text(_scalar(inputs[F.TITLE]), inputs[F.GENRES], _scalar(inputs[F.TEXT]))
     tokens = tf.strings.split(normalize_text(text))
     token_indices = tf.ragged.map_flat_values(
         lambda values: tft.compute_and_apply_vocabulary(
@@ -79,7 +79,8 @@ def preprocessing_fn(inputs, custom_config):
         USER_INDEX: tft.compute_and_apply_vocabulary(user_ids, num_oov_buckets=oov, vocab_filename=USER_VOCAB),
         ITEM_INDEX: tft.apply_vocabulary(item_ids, item_vocab, num_oov_buckets=oov),
         ITEM_KEY: item_ids,
-        ITEM_TEXT: content_text(_scalar(inputs[F.TITLE]), genres.to_tensor(default_value=""), _scalar(inputs[F.TEXT])),
+        ENCODER_TEXT: content_text_tensor(_scalar(inputs[F.TITLE]), genres.to_tensor(default_value=""),
+                                          _scalar(inputs[F.TEXT])),
         HISTORY_INDICES: last_n(history_indices, config.history_length, HISTORY_PAD),
         GENRE_INDICES: genre_indices.to_sparse(),
         TOKEN_INDICES: token_indices.to_sparse(),

@@ -11,9 +11,10 @@ import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import tensorflow as tf
 
 from avrec.config import ModelConfig
+from avrec.features import MODALITIES
 from avrec.models import preprocessing as P
 from avrec.models.fusion import AlphaFusion, GatedFusion, ModalityDropout
-from avrec.models.item_content import MODALITIES, ItemContent
+from avrec.models.item_content import ItemContent
 from avrec.models.layers import IdDropout, MeanPooledEmbedding, as_ragged, projection
 
 
@@ -83,7 +84,7 @@ class CandidateTower(tf.keras.Model):
             return self.project(tf.concat(learned, axis=-1))
         vectors, present = self.content(features[P.ITEM_KEY])
         if self.text_encoder is not None:
-            vectors["text"] = self.text_encoder(features[P.ITEM_TEXT], training=training)
+            vectors["text"] = self.text_encoder(features[P.ENCODER_TEXT], training=training)
             present = tf.concat([tf.ones_like(present[:, :1]), present[:, 1:]], axis=1)
         present = self.modality_dropout(present, training=training)
         if self.fusion_kind == "gated":

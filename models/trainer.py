@@ -7,6 +7,7 @@ every catalog item, not only those with interactions in training.
 from __future__ import annotations
 
 import math
+import time
 
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import numpy as np
@@ -17,14 +18,15 @@ from tfx_bsl.public import tfxio
 
 from avrec import features as F
 from avrec.config import EncoderConfig, ModelConfig
-from avrec.content import read_content
-from avrec.data.prepare import read_examples
+from avrec.data.embeddings import read_content
+from avrec.data.examples import read_examples
 from avrec.models import preprocessing as P
-from avrec.models.encoders import load_text_embedder
+from avrec.models.encoders.embedders import load_text_embedder
 from avrec.models.export import Recommender, export
-from avrec.models.item_content import MODALITIES, ItemContent
+from avrec.models.item_content import ItemContent
 from avrec.models.retrieval import TwoTowerModel, sampling_probabilities
 from avrec.models.towers import VocabularySizes
+from avrec.progress import progress
 
 CATALOG_PATTERN_KEY = "catalog_pattern"
 CONTENT_URI_KEY = "content_uri"
@@ -67,6 +69,17 @@ def load_catalog(pattern: str, raw_feature_spec) -> dict[str, np.ndarray]:
     return catalog
 
 
+class EpochLog(tf.keras.callbacks.Callback):
+    """One progress line per epoch: its loss and wall time."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        progress.info("epoch %d/%d: loss %.4g (%.0f s)", epoch + 1, self.params["epochs"], (logs or {})["loss"],
+                      time.monotonic() - self._started)
+
+
 def run_fn(fn_args) -> None:
     config = ModelConfig.from_dict(fn_args.custom_config["model"])
     tf.keras.utils.set_random_seed(config.seed)
@@ -79,24 +92,24 @@ def run_fn(fn_args) -> None:
     logging.info("Training on %d examples, %d steps per epoch, vocabularies %s", len(item_indices), steps_per_epoch,
                  sizes)
 
-    content = handles = None
+    content = encoders = None
     if CONTENT_URI_KEY in fn_args.custom_config:
         embedded = read_content(fn_args.custom_config[CONTENT_URI_KEY])
-        content = ItemContent(embedded.item_id, {name: getattr(embedded, name) for name in MODALITIES},
-                              embedded.present, name="item_content")
-        handles = EncoderConfig.from_dict(fn_args.custom_config["encoders"]).handles()
+        content = ItemContent(embedded.item_id, embedded.vectors(), embedded.present, name="item_content")
+        encoders = EncoderConfig.from_dict(fn_args.custom_config["encoders"]).resolved()
     with distribution_strategy().scope():
-        tuned_text = (load_text_embedder(handles.text_encoder, handles.text_preprocessor, trainable=True)
-                      if handles and config.finetune_text else None)
+        tuned_text = (load_text_embedder(encoders.text_encoder, encoders.text_preprocessor, trainable=True)
+                      if encoders and config.finetune_text else None)
         model = TwoTowerModel(sizes, config, probabilities, content, tuned_text)
         model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
     train = _dataset(fn_args, tft_output, config.batch_size, shuffle=True, seed=config.seed, epochs=None)
-    model.fit(train, epochs=config.epochs, steps_per_epoch=steps_per_epoch, verbose=2,
-              callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")])
+    model.fit(train, epochs=config.epochs, steps_per_epoch=steps_per_epoch, verbose=0,
+              callbacks=[EpochLog(), tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
+                                                                      update_freq="epoch")])
 
     raw_spec = tft_output.raw_feature_spec()
     catalog = load_catalog(fn_args.custom_config[CATALOG_PATTERN_KEY], raw_spec)
-    text_encoder = load_text_embedder(handles.text_encoder, handles.text_preprocessor) if handles else None
+    text_encoder = load_text_embedder(encoders.text_encoder, encoders.text_preprocessor) if encoders else None
     recommender = Recommender(model.query_tower, model.candidate_tower, tft_output.transform_features_layer(),
                               raw_spec, catalog, config.top_k)
     export(recommender, fn_args.serving_model_dir, text_encoder)

@@ -1,45 +1,39 @@
-"""The pipeline, defined once; runners (pipeline/runner.py) decide where it runs.
+"""The pipeline, defined once; runners (pipeline/local_runner.py) decide where it runs and pass in its metadata
+store and Beam settings.
 
 ImportExampleGen (interactions: time-split train/eval) ─┬─ StatisticsGen ─ ExampleValidator ─ AnomalyGate
 ImportSchemaGen (schemas/interactions.pbtxt) ───────────┘                                        │
 ImportExampleGen (catalog) ──┬── ContentEmbedder ─┬────────────────── Transform ◄───────────────┘
                              │                    ├── Baselines (popularity, item-kNN, content-only, random)
-                             └────────────────────┴──────────────── CatalogTrainer ─ Evaluator ─ Pusher
+                             └────────────────────┴──────────────── CatalogTrainer ─ Evaluator ─ ModelPusher
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from pathlib import Path
+from typing import Sequence
 
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
+from avrec import contract
 from avrec.components.anomaly_gate import AnomalyGate
-from avrec.components.baselines import Baselines
 from avrec.components.catalog_trainer import CatalogTrainer
 from avrec.components.content_embedder import ContentEmbedder
-from avrec.config import PROJECT_ROOT, SCHEMA_DIR, RunConfig
-from avrec.features import COLD
+from avrec.components.pusher import ModelPusher
+from avrec.components.score_baselines import Baselines
+from avrec.config import SCHEMA_DIR, RunConfig
 from avrec.data.prepare import CATALOG_PATTERN, EVAL_PATTERN, TRAIN_PATTERN
+from avrec.features import COLD, RATING
+from avrec.fingerprint import code_fingerprint
 from avrec.models.metrics import REPORTED, tfma_name
 
 PIPELINE_NAME = "avrec"
 BLESSING_METRIC = "recall@50"
+PREPROCESSING_FN = "avrec.models.preprocessing.preprocessing_fn"
+RUN_FN = "avrec.models.trainer.run_fn"
 # Rank is the only prediction; TFMA needs some label, which the rank metrics ignore.
-EVAL_LABEL = "rating"
-
-
-def code_fingerprint() -> str:
-    """Digest of the model code: Transform and Trainer name their code by import path, so without this a code
-    change would be served from the cache."""
-    digest = hashlib.sha256()
-    for path in sorted([*PROJECT_ROOT.joinpath("models").rglob("*.py"), *PROJECT_ROOT.joinpath("avrec").rglob("*.py")]):
-        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+EVAL_LABEL = RATING
 
 
 def eval_config(config: RunConfig) -> tfma.EvalConfig:
@@ -58,16 +52,22 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
                                          config=f'{{"k": {k}, "name": "{tfma_name(name)}"}}',
                                          per_slice_thresholds=thresholds))
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="evaluate", label_key=EVAL_LABEL, prediction_key="rank")],
+        model_specs=[tfma.ModelSpec(signature_name=contract.EVALUATE, label_key=EVAL_LABEL,
+                                    prediction_key=contract.RANK)],
         # Overall, and warm (cold = 0) versus cold-start (cold = 1) target items.
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[COLD])],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
-def create_pipeline(config: RunConfig, prepared_root: Path, pipeline_root: Path,
-                    metadata_path: Path) -> tfx.dsl.Pipeline:
-    custom_config = {"model": config.model.to_dict(), "encoders": config.encoders.to_dict(),
-                     "code": code_fingerprint()}
+def _function_module(path: str) -> str:
+    return path.rpartition(".")[0]
+
+
+def create_pipeline(config: RunConfig, prepared_root: Path, pipeline_root: Path, metadata_connection_config,
+                    beam_pipeline_args: Sequence[str] = ()) -> tfx.dsl.Pipeline:
+    def custom_config(function_path: str) -> dict:
+        return {"model": config.model.to_dict(), "encoders": config.encoders.to_dict(),
+                "code": code_fingerprint(_function_module(function_path))}
 
     interactions = tfx.components.ImportExampleGen(
         input_base=str(prepared_root),
@@ -84,32 +84,31 @@ def create_pipeline(config: RunConfig, prepared_root: Path, pipeline_root: Path,
 
     content = None
     if config.model.content:
-        content = ContentEmbedder(catalog=catalog.outputs["examples"],
-                                  handles=json.dumps(dataclasses.asdict(config.encoders.handles())),
+        content = ContentEmbedder(catalog=catalog.outputs["examples"], encoders=config.encoders.to_json(),
                                   cache_dir=str(config.embedding_cache),
-                                  frames_per_video=config.encoders.frames_per_video)
+                                  code=code_fingerprint(ContentEmbedder.__module__))
 
     statistics = tfx.components.StatisticsGen(examples=interactions.outputs["examples"])
     schema = tfx.components.ImportSchemaGen(schema_file=str(SCHEMA_DIR / "interactions.pbtxt"))
     validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"],
                                                 schema=schema.outputs["schema"])
-    gate = AnomalyGate(anomalies=validator.outputs["anomalies"])
+    gate = AnomalyGate(anomalies=validator.outputs["anomalies"], code=code_fingerprint(AnomalyGate.__module__))
 
     transform = tfx.components.Transform(
         examples=interactions.outputs["examples"], schema=schema.outputs["schema"],
-        preprocessing_fn="avrec.models.preprocessing.preprocessing_fn", custom_config=custom_config,
+        preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config(PREPROCESSING_FN),
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]))
     transform.add_upstream_node(gate)
 
     content_embeddings = content.outputs["content"] if content else None
     baselines = Baselines(examples=interactions.outputs["examples"], catalog=catalog.outputs["examples"],
-                          content=content_embeddings)
+                          content=content_embeddings, code=code_fingerprint(Baselines.__module__))
     baselines.add_upstream_node(gate)
 
     trainer = CatalogTrainer(
         examples=transform.outputs["transformed_examples"], transform_graph=transform.outputs["transform_graph"],
         schema=schema.outputs["schema"], catalog=catalog.outputs["examples"], content=content_embeddings,
-        run_fn="avrec.models.trainer.run_fn", custom_config=custom_config,
+        run_fn=RUN_FN, custom_config=custom_config(RUN_FN),
         train_args=tfx.proto.TrainArgs(splits=["train"]), eval_args=tfx.proto.EvalArgs(splits=["eval"]))
 
     latest_blessed = tfx.dsl.Resolver(
@@ -122,15 +121,15 @@ def create_pipeline(config: RunConfig, prepared_root: Path, pipeline_root: Path,
         baseline_model=latest_blessed.outputs["model"], eval_config=eval_config(config),
         example_splits=["eval"])
 
-    pusher = tfx.components.Pusher(
+    pusher = ModelPusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.model_base_path))))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.model_base_path))),
+        custom_config={"code": code_fingerprint(ModelPusher.__module__)})
 
     return tfx.dsl.Pipeline(
         pipeline_name=PIPELINE_NAME, pipeline_root=str(pipeline_root),
         components=[interactions, catalog, *([content] if content else []), statistics, schema, validator, gate,
                     transform, baselines, trainer, latest_blessed, evaluator, pusher],
-        enable_cache=True,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(str(metadata_path)),
-        beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
+        enable_cache=True, metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args))

@@ -6,7 +6,7 @@
 Each measurement runs in a fresh subprocess on identical inputs (ml-latest-small's "title genres" strings; the
 fixture photos at 224x224), so its peak resident memory is its own. Timings exclude model loading and one warm-up
 batch and include tokenisation / normalisation. The TF side runs in this interpreter's environment (the project
-venv, encoders built by `python -m avrec.models.encoders.build`); the PyTorch side (sentence-transformers,
+venv, encoders built by `python -m avrec.models.encoders.convert.build`); the PyTorch side (sentence-transformers,
 torchvision) runs in --reference-python, the throwaway reference venv described in make_encoder_fixtures.py, or is
 skipped with a message when torch is not importable there.
 """
@@ -42,7 +42,7 @@ def _timed(embed, items, batch) -> float:
 
 
 def _tf_embedder(kind: str):
-    from avrec.models.encoders import load_image_embedder, load_text_embedder
+    from avrec.models.encoders.embedders import load_image_embedder, load_text_embedder
 
     if kind == "text":
         layer = load_text_embedder()

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 import avrec  # noqa: F401  (before TensorFlow)
-from avrec.serving.client import connect
-from avrec.serving.synthetic import SyntheticCatalog
+from avrec.serving.connect import connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from serving_helpers import MODEL, ServerProcess, free_port  # noqa: E402  (the tests' server launcher)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server_process import MODEL, avrec_server  # noqa: E402
+from synthetic_model import SyntheticCatalog  # noqa: E402
 
 TOP = 10
 
@@ -98,10 +98,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as base:
             started = time.perf_counter()
             catalog.save_model(Path(base) / MODEL / "1", k=TOP)
-            rest_port, grpc_port = free_port(), free_port()
-            server = ServerProcess([sys.executable, "-m", "avrec.cli", "serve", "--model-base-path", base,
-                                    "--model-name", MODEL, "--host", "127.0.0.1", "--rest-port", str(rest_port),
-                                    "--grpc-port", str(grpc_port)], rest_port, grpc_port, Path(base) / "serve.log")
+            server = avrec_server(Path(base), Path(base) / "serve.log")
             try:
                 server.wait_ready(timeout=300)
                 print(f"{size} items: exported and served in {time.perf_counter() - started:.1f} s", flush=True)

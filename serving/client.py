@@ -1,22 +1,13 @@
-"""Clients for a TF Serving-compatible server (this project's or tensorflow_model_server), over REST or gRPC.
+"""What every client of an avrec model shares: the recommender calls (recommend, similar, search, titles) on top
+of TF Serving's predict and metadata, whichever transport carries them (rest_client, grpc_client, local_client).
 
-Both speak only TF Serving's API, so they work unchanged against the official image. `k` is the caller's: the model
-returns its top K (fixed at export, read from the metadata) and the client keeps the first k, refusing k > K.
+`k` is the caller's: the model returns its top K (fixed at export, read from the metadata) and the client keeps the
+first k, refusing k > K.
 """
 from __future__ import annotations
 
-import json
-from urllib.parse import urlsplit
-
-import requests
-
+from avrec import contract
 from avrec.errors import AvrecError
-from avrec.serving.protocol import DEFAULT_SIGNATURE
-
-RECOMMEND_SIGNATURE = DEFAULT_SIGNATURE
-RECOMMEND_EXCLUDE_SIGNATURE = "recommend"
-SIMILAR_SIGNATURE = "similar_items"
-TITLES_SIGNATURE = "item_titles"  # optional: item_id [batch] -> title [batch]
 
 
 class ServingRequestError(AvrecError):
@@ -28,8 +19,8 @@ class ServingRequestError(AvrecError):
 
 
 def _padded(items) -> list[str]:
-    """A list row as the contract expects it: ids as strings, and one "" (padding) for an empty list."""
-    return [str(item) for item in items] or [""]
+    """A list row as the contract expects it: ids as strings, and one padding value for an empty list."""
+    return [str(item) for item in items] or [contract.PADDING]
 
 
 class ServingClient:
@@ -57,16 +48,27 @@ class ServingClient:
 
     def recommend(self, user_id: str, history=(), k: int = 10, exclude=()) -> list[tuple[str, float]]:
         """Top-k (item id, score) for a user given their latest history (oldest first), excluding `exclude`."""
-        inputs = {"user_id": [str(user_id)], "history": [_padded(history)]}
-        signature = RECOMMEND_SIGNATURE
+        inputs = {contract.USER_ID: [str(user_id)], contract.HISTORY: [_padded(history)]}
+        signature = contract.SERVING_DEFAULT
         if exclude:
-            inputs["exclude"] = [_padded(exclude)]
-            signature = RECOMMEND_EXCLUDE_SIGNATURE
+            inputs[contract.EXCLUDE] = [_padded(exclude)]
+            signature = contract.RECOMMEND
         return self._top_k(signature, inputs, k)
 
     def similar(self, item_id: str, k: int = 10) -> list[tuple[str, float]]:
         """Top-k (item id, score) most similar to an item, the item itself excluded."""
-        return self._top_k(SIMILAR_SIGNATURE, {"item_id": [str(item_id)]}, k)
+        return self._top_k(contract.SIMILAR_ITEMS, {contract.ITEM_ID: [str(item_id)]}, k)
+
+    def check_search(self) -> None:
+        """Refuses a model without text search (trained without content embeddings) before a query is encoded."""
+        if contract.SEARCH_BY_EMBEDDING not in self._signature_defs():
+            raise AvrecError(f"model '{self.model_name}' at {self.url} has no text search: it was trained without "
+                             "content embeddings")
+
+    def search(self, query_embedding: list[float], k: int = 10) -> list[tuple[str, float]]:
+        """Top-k (item id, score) whose pretrained text embedding is closest to an encoded free-text query."""
+        self.check_search()
+        return self._top_k(contract.SEARCH_BY_EMBEDDING, {contract.QUERY_EMBEDDING: [list(query_embedding)]}, k)
 
     def _signature_defs(self) -> dict:
         """The served version's SignatureDefs (JSON form) by name, fetched once."""
@@ -83,14 +85,14 @@ class ServingClient:
 
     def titles(self, item_ids: list[str]) -> list[str] | None:
         """Titles of items ("" for unknown ones) if the model carries an item_titles signature, else None."""
-        if TITLES_SIGNATURE not in self._signature_defs() or not item_ids:
+        if contract.ITEM_TITLES not in self._signature_defs() or not item_ids:
             return None
-        return self.predict({"item_id": list(item_ids)}, TITLES_SIGNATURE)["title"]
+        return self.predict({contract.ITEM_ID: list(item_ids)}, contract.ITEM_TITLES)[contract.TITLE]
 
     def top_k_size(self, signature: str) -> int | None:
         """K of a signature's item_ids output [batch, K] (None if the model leaves it open)."""
         outputs = self.signature_def(signature)["outputs"]
-        dims = outputs.get("item_ids", {}).get("tensor_shape", {}).get("dim", [])
+        dims = outputs.get(contract.ITEM_IDS, {}).get("tensor_shape", {}).get("dim", [])
         size = int(dims[1]["size"]) if len(dims) == 2 else -1
         return size if size > 0 else None
 
@@ -101,68 +103,11 @@ class ServingClient:
             raise AvrecError(f"k must be {limit} (model '{self.model_name}' returns its top {available} from "
                              f"signature '{signature}'), got {k}")
         outputs = self.predict(inputs, signature)
-        return [(item, float(score)) for item, score in zip(outputs["item_ids"][0][:k], outputs["scores"][0][:k])]
+        return [(item, float(score))
+                for item, score in zip(outputs[contract.ITEM_IDS][0][:k], outputs[contract.SCORES][0][:k])]
 
     def __enter__(self):
         return self
 
     def __exit__(self, *_) -> None:
         self.close()
-
-
-class RestClient(ServingClient):
-    def __init__(self, url: str, model_name: str, timeout: float = 10.0):
-        super().__init__(url.rstrip("/"), model_name)
-        self.timeout = timeout
-        self._session = requests.Session()
-        self._model_url = f"{self.url}/v1/models/{model_name}"
-
-    def _request(self, method: str, url: str, body: dict | None = None) -> dict:
-        try:
-            response = self._session.request(method, url, data=None if body is None else json.dumps(body),
-                                             headers={"Content-Type": "application/json"}, timeout=self.timeout)
-        except requests.ConnectionError as error:
-            raise ServingRequestError(f"cannot reach the model server at {self.url} ({type(error).__name__}: "
-                                      "connection refused or host unreachable); is it running?") from None
-        except requests.Timeout:
-            raise ServingRequestError(f"the model server at {self.url} did not answer within {self.timeout} s") \
-                from None
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = {"error": response.text[:200]}
-        if response.status_code != 200:
-            raise ServingRequestError(f"the model server at {self.url} answered HTTP {response.status_code} to "
-                                      f"{method} {url[len(self.url):]}: {answer.get('error', answer)}",
-                                      response.status_code)
-        return answer
-
-    def predict(self, inputs: dict[str, list], signature: str = "") -> dict[str, list]:
-        answer = self._request("POST", f"{self._model_url}:predict", {"signature_name": signature, "inputs": inputs})
-        outputs = answer["outputs"]
-        if isinstance(outputs, dict):
-            return outputs
-        # TF Serving leaves out the name of a signature's only output.
-        (name,) = self.signature_def(signature or DEFAULT_SIGNATURE)["outputs"]
-        return {name: outputs}
-
-    def status(self) -> dict:
-        return self._request("GET", self._model_url)
-
-    def metadata(self) -> dict:
-        return self._request("GET", f"{self._model_url}/metadata")
-
-    def close(self) -> None:
-        self._session.close()
-
-
-def connect(url: str, model_name: str, timeout: float = 10.0) -> ServingClient:
-    """A client for `url`: http(s)://HOST:PORT for REST, grpc://HOST:PORT for gRPC."""
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return RestClient(url, model_name, timeout)
-    if parts.scheme == "grpc" and parts.netloc:
-        from avrec.serving.grpc_client import GrpcClient  # imports TensorFlow: only when gRPC is asked for
-
-        return GrpcClient(parts.netloc, model_name, timeout)
-    raise AvrecError(f"server URL must look like http://HOST:8501 (REST) or grpc://HOST:8500 (gRPC), got {url!r}")

@@ -4,9 +4,11 @@ from __future__ import annotations
 import grpc
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
                                      predict_pb2, prediction_service_pb2_grpc)
 
+from avrec import contract
 from avrec.serving.client import ServingClient, ServingRequestError
 from avrec.serving.protocol import SIGNATURE_DEF_FIELD, metadata_json, status_json
 
@@ -33,8 +35,11 @@ class GrpcClient(ServingClient):
         request = predict_pb2.PredictRequest()
         request.model_spec.name = self.model_name
         request.model_spec.signature_name = signature
+        declared = self.signature_def(signature or contract.SERVING_DEFAULT)["inputs"]
         for name, value in inputs.items():
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(np.array(value, dtype=object), dtype=tf.string))
+            dtype = tf.as_dtype(types_pb2.DataType.Value(declared[name]["dtype"])) if name in declared else tf.string
+            array = np.array(value, dtype=object if dtype == tf.string else dtype.as_numpy_dtype)
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(array, dtype=dtype))
         response = self._call(self._predictions.Predict, request)
         outputs = {}
         for name, proto in response.outputs.items():

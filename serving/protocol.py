@@ -9,7 +9,6 @@ from __future__ import annotations
 import grpc
 from google.protobuf import json_format
 
-DEFAULT_SIGNATURE = "serving_default"
 SIGNATURE_DEF_FIELD = "signature_def"
 
 # TF Serving's http_server.cc: ToHTTPStatusCode.

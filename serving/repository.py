@@ -16,6 +16,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
+from avrec import versions
 from avrec.serving.protocol import not_found
 from avrec.serving.servable import Servable
 
@@ -46,6 +47,7 @@ class ModelRepository:
         self._current: Servable | None = None
         self._statuses: dict[int, get_model_status_pb2.ModelVersionStatus] = {}
         self._failed: dict[int, tuple | None] = {}
+        self._reported: set[str] = set()
         self._status_lock = threading.Lock()
         self._poll_lock = threading.Lock()
 
@@ -54,12 +56,13 @@ class ModelRepository:
         return self._current
 
     def versions_on_disk(self) -> list[int]:
-        """Integer-named version directories, newest first (anything else in the model directory is ignored)."""
-        try:
-            names = [entry.name for entry in os.scandir(self.path) if entry.is_dir() and entry.name.isdigit()]
-        except OSError:
-            return []
-        return sorted((int(name) for name in names), reverse=True)
+        """Version directories, newest first (TF Serving's rule: avrec.versions); anything else is reported once."""
+        scan = versions.scan(self.path)
+        for name in sorted(set(scan.ignored) - self._reported):
+            log.warning("%s: ignoring %s, which is not a version directory (a version is a directory named by an "
+                        "int64 number)", self.path, self.path / name)
+        self._reported.update(scan.ignored)
+        return [number for number, _ in scan.versions]
 
     def poll(self) -> None:
         """Serve the newest loadable version on disk, loading it first if it is not the one being served."""

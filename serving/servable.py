@@ -16,7 +16,8 @@ from google.protobuf import text_format
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, prediction_log_pb2
 
-from avrec.serving.protocol import DEFAULT_SIGNATURE, SIGNATURE_DEF_FIELD, ServingError, invalid
+from avrec import contract
+from avrec.serving.protocol import SIGNATURE_DEF_FIELD, ServingError, invalid
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def _read_meta_graph(path: Path) -> meta_graph_pb2.MetaGraphDef:
 class Servable:
     """A model version ready to answer requests; loading it may fail, serving it does not change it."""
 
-    def __init__(self, name: str, version: int, path: Path):
+    def __init__(self, name: str, version: int, path: Path, warm_up: bool = True):
         self.name = name
         self.version = version
         meta_graph = _read_meta_graph(path)
@@ -118,10 +119,11 @@ class Servable:
         self._module = tf.saved_model.load(str(path), tags=[SERVE_TAG])
         self._signatures = {key: Signature(key, function, meta_graph.signature_def[key])
                             for key, function in self._module.signatures.items()}
-        self._warm_up(path / WARMUP_FILE)
+        if warm_up:
+            self._warm_up(path / WARMUP_FILE)
 
     def signature(self, name: str) -> Signature:
-        name = name or DEFAULT_SIGNATURE
+        name = name or contract.SERVING_DEFAULT
         if name not in self._signatures:
             raise invalid(f'Serving signature name: "{name}" not found in signature def; '
                           f"this model has {sorted(self._signatures)}")

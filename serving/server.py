@@ -16,6 +16,7 @@ import grpc
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from avrec.config import ServingConfig
 from avrec.errors import AvrecError
 from avrec.serving.grpc_service import add_services
 from avrec.serving.repository import ModelRepository
@@ -30,21 +31,17 @@ _GRPC_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_messag
 class ModelServer:
     """Serve the versions under `base_path/model_name`; ports 0 pick free ones (see `rest_port`, `grpc_port`)."""
 
-    def __init__(self, base_path: str | Path, model_name: str, *, host: str = "0.0.0.0", rest_port: int = 8501,
-                 grpc_port: int = 8500, poll_seconds: float = 1.0, workers: int = 8):
-        if poll_seconds <= 0:
-            raise AvrecError(f"--poll-seconds must be > 0, got {poll_seconds}")
-        if workers < 1:
-            raise AvrecError(f"workers must be >= 1, got {workers}")
+    def __init__(self, base_path: str | Path, model_name: str, config: ServingConfig = ServingConfig()):
         self.repository = ModelRepository(base_path, model_name)
         if not self.repository.path.is_dir():
             raise AvrecError(f"no model directory {self.repository.path}: push a model there first "
                              "(avrec run --model-name NAME) or fix --model-base-path / --model-name")
-        self.host = host
-        self.rest_port = rest_port
-        self.grpc_port = grpc_port
-        self.poll_seconds = poll_seconds
-        self._workers = workers
+        self.config = config
+        self.host = config.host
+        self.rest_port = config.rest_port
+        self.grpc_port = config.grpc_port
+        self.poll_seconds = config.poll_seconds
+        self._workers = config.workers
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._grpc: grpc.Server | None = None

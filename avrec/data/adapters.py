@@ -2,10 +2,12 @@
 
 interactions: user_id (str), item_id (str), rating (float64: explicit rating, or implicit weight, 1.0 when the
 source has none), timestamp (int64, Unix seconds); one row per event, in file order; every item_id is in the catalog.
-catalog: item_id (str, unique), title, genres ('|'-joined), text (free text: the description, then the tags joined
-with ', ', separated by a newline; MovieLens: the movie's distinct tags, most frequent first), image_paths
-('|'-joined), audio_path, frame_paths ('|'-joined); all str, '' when absent; relative media paths resolved against
-the dataset directory.
+Exact duplicate events (same user, item and timestamp) are one event: the first is kept, the others are reported
+as bad rows.
+catalog: item_id (str, unique), title (str), genres (list of str), text (free text: the description, then the tags
+joined with ', ', separated by a newline; MovieLens: the movie's distinct tags, most frequent first), image_paths
+(list of str), audio_path (str), frame_paths (list of str); '' or [] when absent; relative media paths resolved
+against the dataset directory.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ _REQUIRED_FILES = {
 }
 INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 CATALOG_COLUMNS = ("item_id", "title", "genres", "text", "image_paths", "audio_path", "frame_paths")
+LIST_COLUMNS = ("genres", "image_paths", "frame_paths")
+DUPLICATE_EVENT = "duplicate interaction (same user, item and timestamp as an earlier row; the first is kept)"
 NO_GENRES = {"(no genres listed)", "unknown"}  # MovieLens's markers for "no genre" (ml-latest, ml-100k)
 # u.item's 19 genre flags, in order, for a 100k directory without u.genre.
 ML100K_GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
@@ -85,18 +89,32 @@ def _one_of(root: Path, format: str, names: tuple[str, ...]) -> Path:
 
 
 def _list(value: str, drop=frozenset()) -> list[str]:
-    """A '|'-separated field as its non-empty, trimmed entries."""
+    """A '|'-separated source field (MovieLens genres, generic tags and media) as its non-empty, trimmed entries."""
     return [entry for entry in (part.strip() for part in value.split("|")) if entry and entry not in drop]
 
 
-def _genres(values: list[str]) -> list[str]:
-    """'|'-joined genre fields normalised: entries trimmed, empty ones and MovieLens's "no genre" markers dropped."""
-    return ["|".join(_list(value, NO_GENRES)) for value in values]
+def _genres(values: list[str]) -> list[list[str]]:
+    """Genre fields normalised: entries trimmed, empty ones and MovieLens's "no genre" markers dropped."""
+    return [_list(value, NO_GENRES) for value in values]
 
 
-def _media(value: str, root: Path) -> str:
-    """'|'-separated media paths with relative ones resolved against the dataset directory (URLs kept)."""
-    return "|".join(entry if "://" in entry else str(root / entry) for entry in _list(value))
+def _media_path(entry: str, root: Path) -> str:
+    """A media path with a relative one resolved against the dataset directory (URLs kept)."""
+    return entry if not entry or "://" in entry else str(root / entry)
+
+
+def _media(value: str, root: Path) -> list[str]:
+    return [_media_path(entry, root) for entry in _list(value)]
+
+
+def _repeated_events(table: Table, keys: tuple[str, ...]) -> np.ndarray:
+    """True for every row whose key columns equal those of an earlier row (grouped in Arrow, not in Python)."""
+    rows = pa.table({**{f"k{n}": table.columns[name] for n, name in enumerate(keys)},
+                     "row": pa.array(np.arange(len(table), dtype=np.int64))})
+    first = rows.group_by([f"k{n}" for n in range(len(keys))]).aggregate([("row", "min")])["row_min"]
+    repeated = np.ones(len(table), dtype=bool)
+    repeated[first.to_numpy()] = False
+    return repeated
 
 
 def _interactions(table: Table, user: str, item: str, rating: str | None, timestamp: str,
@@ -113,6 +131,7 @@ def _interactions(table: Table, user: str, item: str, rating: str | None, timest
     table.integers(timestamp, "timestamp")
     table.known(item, pa.array(catalog["item_id"].to_numpy(), pa.large_string()),
                 f"unknown item id (column '{item}')")
+    table.drop(_repeated_events(table, (user, item, timestamp)), DUPLICATE_EVENT)
     ratings = (table.columns[rating].to_numpy(zero_copy_only=False) if rating is not None
                else np.ones(len(table), dtype=np.float64))
     return pd.DataFrame({
@@ -128,7 +147,8 @@ def _catalog(table: Table, item: str, title: str, **fields: list[str]) -> pd.Dat
     frame = pd.DataFrame({"item_id": strings(table.columns[item]),
                           "title": table.columns[title].to_numpy(zero_copy_only=False)})
     for column in CATALOG_COLUMNS[2:]:
-        frame[column] = fields.get(column, [""] * len(frame))
+        empty = [] if column in LIST_COLUMNS else ""
+        frame[column] = fields.get(column, [empty] * len(frame))
     return frame.astype(object)
 
 
@@ -194,7 +214,7 @@ def _movielens_100k(root: Path, report: BadRowReport) -> tuple[pd.DataFrame, pd.
     genre_names = np.array(genres, dtype=object)
     named = np.array([genre not in NO_GENRES for genre in genres])
     catalog = _catalog(items, "movie id", "movie title",
-                       genres=["|".join(genre_names[row & named]) for row in flags])
+                       genres=[genre_names[row & named].tolist() for row in flags])
     ratings = read_delimited(root / "u.data", report, sep="\t", encoding="latin-1",
                              names=("user id", "item id", "rating", "timestamp"))
     return _interactions(ratings, "user id", "item id", "rating", "timestamp", catalog), catalog
@@ -237,7 +257,7 @@ def _generic(root: Path, report: BadRowReport) -> tuple[pd.DataFrame, pd.DataFra
                        genres=_genres(values["genres"]),
                        text=text,
                        image_paths=[_media(value, root) for value in values["image_paths"]],
-                       audio_path=[_media(value, root) for value in values["audio_path"]],
+                       audio_path=[_media_path(value, root) for value in values["audio_path"]],
                        frame_paths=[_media(value, root) for value in values["frame_paths"]])
     events = _read_generic(_one_of(root, "generic", ("interactions.csv", "interactions.parquet")), report,
                            multiline=False)

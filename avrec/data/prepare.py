@@ -15,14 +15,13 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Iterable, Mapping
 
-import pandas as pd
 import tensorflow as tf
 
 from avrec import features as F
 from avrec.config import DataConfig
 from avrec.data.adapters import Dataset, load_dataset
+from avrec.data.examples import serialize_rows
 from avrec.data.split import time_split
 
 TRAIN_PATTERN = "interactions/train/*"
@@ -38,26 +37,6 @@ class PreparedData:
     n_eval: int
     n_users: int
     n_items: int
-
-
-def _feature(value) -> tf.train.Feature:
-    if isinstance(value, (list, tuple)):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode() for v in value]))
-    if isinstance(value, str):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-    if isinstance(value, float):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-
-
-def serialize_rows(frame: pd.DataFrame, columns: Iterable[str]) -> list[bytes]:
-    columns = list(columns)
-    records = []
-    for row in frame[columns].itertuples(index=False, name=None):
-        example = tf.train.Example(features=tf.train.Features(
-            feature={name: _feature(value) for name, value in zip(columns, row)}))
-        records.append(example.SerializeToString())
-    return records
 
 
 def _write_if_changed(root: Path, relative: str, records: list[bytes]) -> None:
@@ -76,20 +55,11 @@ def _write_if_changed(root: Path, relative: str, records: list[bytes]) -> None:
     stamp.write_text(digest)
 
 
-def _catalog_rows(catalog: pd.DataFrame) -> pd.DataFrame:
-    rows = catalog.copy()
-    for column in (F.GENRES, F.IMAGE_PATHS, F.FRAME_PATHS):
-        rows[column] = rows[column].map(lambda joined: joined.split("|") if joined else [])
-    return rows
-
-
 def write_examples(dataset: Dataset, config: DataConfig, root: Path) -> PreparedData:
     split = time_split(dataset.interactions, dataset.catalog, config)
-    interaction_columns = list(F.INTERACTION_SPEC)
-    _write_if_changed(root, "interactions/train/data.tfrecord", serialize_rows(split.train, interaction_columns))
-    _write_if_changed(root, "interactions/eval/data.tfrecord", serialize_rows(split.eval, interaction_columns))
-    _write_if_changed(root, "catalog/items/data.tfrecord",
-                      serialize_rows(_catalog_rows(dataset.catalog), list(F.CATALOG_SPEC)))
+    _write_if_changed(root, "interactions/train/data.tfrecord", serialize_rows(split.train, F.INTERACTION_FEATURES))
+    _write_if_changed(root, "interactions/eval/data.tfrecord", serialize_rows(split.eval, F.INTERACTION_FEATURES))
+    _write_if_changed(root, "catalog/items/data.tfrecord", serialize_rows(dataset.catalog, F.CATALOG_FEATURES))
     (root / "bad_rows.json").write_text(json.dumps(dataset.report.to_dict(), indent=2))
     return PreparedData(root=root, dataset=dataset, n_train=len(split.train), n_eval=len(split.eval),
                         n_users=dataset.interactions["user_id"].nunique(), n_items=len(dataset.catalog))
@@ -98,19 +68,3 @@ def write_examples(dataset: Dataset, config: DataConfig, root: Path) -> Prepared
 def prepare(config: DataConfig, root: Path) -> PreparedData:
     dataset = load_dataset(config.source_path, format=config.format, max_bad_fraction=config.max_bad_fraction)
     return write_examples(dataset, config, root)
-
-
-def read_examples(pattern: str, spec: Mapping[str, tf.io.FixedLenFeature | tf.io.VarLenFeature]):
-    """Parse TFRecord files (plain or gzip, as ExampleGen writes them) into a dict of numpy/ragged values."""
-    files = tf.io.gfile.glob(pattern)
-    compression = "GZIP" if files and files[0].endswith(".gz") else None
-    dataset = tf.data.TFRecordDataset(files, compression_type=compression).batch(4096)
-    batches = [tf.io.parse_example(batch, spec) for batch in dataset]
-    merged = {}
-    for name, value in spec.items():
-        parts = [b[name] for b in batches]
-        if isinstance(value, tf.io.VarLenFeature):
-            merged[name] = tf.concat([tf.RaggedTensor.from_sparse(p) for p in parts], axis=0)
-        else:
-            merged[name] = tf.concat(parts, axis=0)
-    return merged

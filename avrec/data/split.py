@@ -18,15 +18,15 @@ import math
 import numpy as np
 import pandas as pd
 
+from avrec import features as F
 from avrec.config import DataConfig
 
-ITEM_FEATURES = ("title", "genres", "text")
 
 
 @dataclasses.dataclass(frozen=True)
 class SplitExamples:
     """Interaction examples, one row per interaction: user_id, item_id, rating, timestamp, history (list of item
-    ids), and the target item's features (title, genres as a list, text)."""
+    ids), cold, and the target item's features (title, genres, text)."""
 
     train: pd.DataFrame
     eval: pd.DataFrame
@@ -42,10 +42,6 @@ def cold_items(item_ids, fraction: float) -> set[str]:
     """The `fraction` of the given items whose id hashes lowest: deterministic across runs and machines."""
     unique = sorted(set(item_ids), key=lambda item: hashlib.sha1(item.encode()).hexdigest())
     return set(unique[:round(fraction * len(unique))])
-
-
-def _split_list(joined: str) -> list[str]:
-    return joined.split("|") if joined else []
 
 
 def time_split(interactions: pd.DataFrame, catalog: pd.DataFrame, config: DataConfig) -> SplitExamples:
@@ -76,8 +72,6 @@ def time_split(interactions: pd.DataFrame, catalog: pd.DataFrame, config: DataCo
 
     ordered["history"] = histories
     ordered["cold"] = cold.astype(np.int64)
-    features = catalog.set_index("item_id")[list(ITEM_FEATURES)]
-    examples = ordered.join(features, on="item_id")
-    examples["genres"] = examples["genres"].map(_split_list)
+    examples = ordered.join(catalog.set_index(F.ITEM_ID)[list(F.ITEM_CONTENT_FEATURES)], on=F.ITEM_ID)
     return SplitExamples(train=examples[~is_eval].reset_index(drop=True),
                          eval=examples[is_eval].reset_index(drop=True))

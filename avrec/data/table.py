@@ -78,27 +78,23 @@ class Table:
         self.lines = self.lines[~bad]
 
     def ids(self, name: str) -> None:
-        """Ids become trimmed strings; empty ones and ones containing '|' (the list separator downstream) go."""
+        """Ids become trimmed strings; empty ones go (the empty string pads lists everywhere downstream)."""
         self.columns[name] = _as_string(self.columns[name])
         self.drop(_mask(pc.equal(self.columns[name], "")), f"empty id (column '{name}')")
-        self.drop(_mask(pc.match_substring(self.columns[name], "|")), f"id contains '|' (column '{name}')")
 
     def texts(self, name: str) -> None:
         """Free-text columns (titles, tags, paths) become trimmed strings, '' where absent."""
         self.columns[name] = _as_string(self.columns[name])
 
     def numbers(self, name: str, what: str) -> None:
-        """The column becomes float64; rows without a finite number go."""
+        """The column becomes float64; rows without a finite number go (1e999 overflows to infinity: not finite)."""
         column = self.columns[name]
-        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-            column = pc.cast(column, pa.float64())
-            ok = pc.is_finite(column)
-        else:
+        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
             column = _as_string(column)
-            ok = pc.match_substring_regex(column, NUMBER)
-        self.columns[name] = column
-        self.drop(~_mask(ok), f"non-numeric {what} (column '{name}')")
+            self.columns[name] = column
+            self.drop(~_mask(pc.match_substring_regex(column, NUMBER)), f"non-numeric {what} (column '{name}')")
         self.columns[name] = pc.cast(self.columns[name], pa.float64())
+        self.drop(~_mask(pc.is_finite(self.columns[name])), f"non-finite {what} (column '{name}')")
 
     def integers(self, name: str, what: str) -> None:
         """The column becomes int64 (datetimes as Unix seconds); missing and non-integer values go."""

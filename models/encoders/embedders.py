@@ -13,17 +13,16 @@ import tensorflow as tf
 import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  (registers the ops BERT preprocessor SavedModels use)
 
+from avrec.config import EncoderConfig
 from avrec.models.encoders.errors import EncoderError
-from avrec.models.encoders.handles import EncoderHandles
-
-IMAGE_SIZE = 224
+from avrec.models.encoders.interfaces import IMAGE_SIZE
 
 
 def _check_handle(handle: str) -> str:
     handle = str(handle)
     if "://" not in handle and not (Path(handle) / "saved_model.pb").is_file():
-        raise EncoderError(f"no encoder SavedModel at {handle}; build the local encoders with "
-                           "`python -m avrec.models.encoders.build --out build/encoders` or give a TF-Hub handle")
+        raise EncoderError(f"no encoder SavedModel at {handle}; build the local encoders with `make setup` "
+                           "(python -m avrec.models.encoders.convert.build) or give a TF-Hub handle")
     return handle
 
 
@@ -142,10 +141,14 @@ class AudioEmbedding(tf.keras.layers.Layer):
         return {**super().get_config(), **self._config}
 
 
+def _local() -> EncoderConfig:
+    return EncoderConfig().resolved()
+
+
 def load_text_embedder(encoder: str | None = None, preprocessor: str | None = None, *,
                        seq_length: int | None = None, trainable: bool = False) -> TextEmbedding:
     """A TextEmbedding over the given handles (default: the local MiniLM conversion)."""
-    local = EncoderHandles.local()
+    local = _local()
     return TextEmbedding(preprocessor or local.text_preprocessor, encoder or local.text_encoder, seq_length,
                          trainable)
 
@@ -153,9 +156,20 @@ def load_text_embedder(encoder: str | None = None, preprocessor: str | None = No
 def load_image_embedder(handle: str | None = None, *, image_size: int | None = IMAGE_SIZE,
                         trainable: bool = False) -> ImageEmbedding:
     """An ImageEmbedding over a TF-Hub image feature-vector handle (default: the local MobileNetV2 conversion)."""
-    return ImageEmbedding(handle or EncoderHandles.local().image_feature_vector, image_size, trainable)
+    return ImageEmbedding(handle or _local().image_feature_vector, image_size, trainable)
 
 
 def load_audio_embedder(handle: str | None = None) -> AudioEmbedding:
     """An AudioEmbedding over a musicnn-interface handle (default: the local musicnn conversion)."""
-    return AudioEmbedding(handle or EncoderHandles.local().audio)
+    return AudioEmbedding(handle or _local().audio)
+
+
+def load_embedder(modality: str, encoders: EncoderConfig):
+    """The embedder of one of avrec.features.MODALITIES, from the handles in `encoders` (resolved)."""
+    if modality == "text":
+        return load_text_embedder(encoders.text_encoder, encoders.text_preprocessor)
+    if modality == "image":
+        return load_image_embedder(encoders.image_feature_vector)
+    if modality == "audio":
+        return load_audio_embedder(encoders.audio)
+    raise EncoderError(f"unknown modality {modality!r}")

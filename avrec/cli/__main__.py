@@ -1,0 +1,5 @@
+import sys
+
+from avrec.cli import main
+
+sys.exit(main())

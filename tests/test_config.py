@@ -1,0 +1,47 @@
+"""The typed configuration: bad values and types are refused with the field named; defaults feed the CLI."""
+import pytest
+
+from avrec.cli import build_parser
+from avrec.config import ConfigError, DataConfig, EncoderConfig, ModelConfig, QueryConfig, ServingConfig, default
+
+
+@pytest.mark.parametrize("section,values,field", [
+    (ModelConfig, {"epochs": 0}, "epochs"),
+    (ModelConfig, {"epochs": "3"}, "ModelConfig.epochs must be int"),
+    (ModelConfig, {"content": 1}, "ModelConfig.content must be bool"),
+    (ModelConfig, {"temperature": True}, "ModelConfig.temperature must be float"),
+    (ModelConfig, {"fusion": "sum"}, "fusion"),
+    (EncoderConfig, {"frames_per_video": 0}, "frames_per_video"),
+    (EncoderConfig, {"audio": 3}, "EncoderConfig.audio must be str"),
+    (ServingConfig, {"rest_port": 70000}, "rest_port"),
+    (QueryConfig, {"k": 0}, "k must be >= 1"),
+    (DataConfig, {"cold_item_fraction": 1.0}, "cold_item_fraction"),
+])
+def test_a_bad_value_names_its_field(section, values, field):
+    with pytest.raises(ConfigError, match=field):
+        section(**values)
+
+
+def test_json_round_trip_and_unknown_keys():
+    encoders = EncoderConfig(text_encoder="https://tfhub.dev/x/1", frames_per_video=3)
+    assert EncoderConfig.from_json(encoders.to_json()) == encoders
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) \['colour'\]"):
+        EncoderConfig.from_json('{"colour": "red"}')
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        EncoderConfig.from_json("{")
+
+
+def test_empty_handles_resolve_to_the_local_build(tmp_path):
+    resolved = EncoderConfig(audio="/elsewhere/musicnn").resolved(tmp_path)
+    assert resolved.audio == "/elsewhere/musicnn"
+    assert resolved.text_encoder == str(tmp_path / "minilm_l6_h384_encoder")
+
+
+def test_cli_defaults_are_the_config_defaults():
+    run = build_parser().parse_args(["run"])
+    assert (run.holdout_last, run.epochs, run.max_bad_fraction, run.output, run.fusion) == (
+        default(DataConfig, "holdout_last"), default(ModelConfig, "epochs"), default(DataConfig, "max_bad_fraction"),
+        "output", default(ModelConfig, "fusion"))
+    serve = build_parser().parse_args(["serve", "--model-base-path", "x"])
+    assert (serve.host, serve.rest_port, serve.poll_seconds) == ("127.0.0.1", 8501, 1.0)
+    assert build_parser().parse_args(["similar", "--item", "1"]).k == default(QueryConfig, "k")
