@@ -108,6 +108,10 @@ class DataConfig(_Section):
     # Cold-start evaluation: this share of the interacted items is held out of training entirely and all their
     # interactions are evaluated (0 = off).
     cold_item_fraction: float = 0.0
+    # Data arriving as span folders (span-1/, span-2/, ...): train on the latest `span_window` spans; the newest
+    # span's latest `span_eval_fraction` of interactions (by time) are evaluated.
+    span_window: int = 3
+    span_eval_fraction: float = 0.2
 
     def validate(self) -> None:
         _require(self.holdout_last > 0, f"holdout_last must be > 0, got {self.holdout_last}")
@@ -117,6 +121,9 @@ class DataConfig(_Section):
         _require(0 <= self.max_bad_fraction <= 1, f"max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}")
         _require(self.min_user_interactions >= 1, "min_user_interactions must be >= 1")
         _require(0 <= self.cold_item_fraction < 1, f"cold_item_fraction must be in [0, 1), got {self.cold_item_fraction}")
+        _require(self.span_window >= 1, f"span_window must be >= 1, got {self.span_window}")
+        _require(0 < self.span_eval_fraction < 1,
+                 f"span_eval_fraction must be in (0, 1), got {self.span_eval_fraction}")
 
     @property
     def source_path(self) -> Path:
@@ -147,6 +154,8 @@ class ModelConfig(_Section):
     modality_dropout: float = 0.2
     # Fine-tune the text encoder end to end instead of reading frozen text embeddings (meant for a GPU).
     finetune_text: bool = False
+    # Start from the latest blessed model's weights (ids that persist keep their embeddings); off: from scratch.
+    warm_start: bool = True
 
     def validate(self) -> None:
         for name in ("embedding_dim", "history_length", "epochs", "batch_size", "text_vocab_size", "oov_buckets",
@@ -190,10 +199,38 @@ class EvalConfig(_Section):
 
     min_recall_at_50: float = 0.02
     max_recall_drop: float = 0.0
+    # The baselines score at most this many evaluation examples (a deterministic sample, its size reported), and
+    # item-kNN learns its similarities from at most this many training users.
+    baseline_eval_examples: int = 20000
+    baseline_train_users: int = 50000
 
     def validate(self) -> None:
         _require(0 <= self.min_recall_at_50 <= 1, "min_recall_at_50 must be in [0, 1]")
         _require(self.max_recall_drop >= 0, "max_recall_drop must be >= 0")
+        for name in ("baseline_eval_examples", "baseline_train_users"):
+            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+RUNNERS = ("local", "beam", "kubeflow")
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig(_Section):
+    """Where the pipeline runs: `local` (LocalDagRunner) and `beam` (BeamDagRunner) on this machine, `kubeflow` as a
+    compiled PipelineJob for Kubeflow Pipelines 2 / Vertex AI. Every Beam step gets `beam_args`; without any, Beam's
+    DirectRunner uses `direct_num_workers` processes (0: one per core)."""
+
+    runner: str = "local"
+    beam_args: tuple = ()
+    direct_num_workers: int = 0
+    image: str = "avrec:latest"  # the container image every Kubeflow task runs
+    keep_versions: int = 5  # the serving directory keeps the newest K pushed versions
+
+    def validate(self) -> None:
+        _require(self.runner in RUNNERS, f"runner must be one of {', '.join(RUNNERS)}, got {self.runner!r}")
+        _require(all(isinstance(arg, str) for arg in self.beam_args), "beam_args must be strings")
+        _require(self.direct_num_workers >= 0, f"direct_num_workers must be >= 0, got {self.direct_num_workers}")
+        _require(self.keep_versions >= 1, f"keep_versions must be >= 1, got {self.keep_versions}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,6 +243,7 @@ class RunConfig(_Section):
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     encoders: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
+    pipeline: PipelineConfig = dataclasses.field(default_factory=PipelineConfig)
 
     def validate(self) -> None:
         _require(bool(self.model_name) and self.model_name.replace("_", "").replace("-", "").isalnum(),
@@ -232,8 +270,9 @@ class RunConfig(_Section):
 
 @dataclasses.dataclass(frozen=True)
 class ServingConfig(_Section):
-    """The development model server (`avrec serve`). TF Serving's own image binds every interface; this server
-    defaults to the loopback interface, and the Docker and Kubernetes manifests ask for 0.0.0.0 explicitly."""
+    """The development model server (`avrec serve`). tensorflow_model_server always listens on every interface; this
+    server defaults to the loopback interface, and the Docker and Kubernetes manifests publish TF Serving's ports on
+    0.0.0.0 explicitly."""
 
     host: str = "127.0.0.1"
     rest_port: int = 8501
@@ -242,11 +281,12 @@ class ServingConfig(_Section):
     workers: int = 8  # threads answering requests
     # Bounds on one request's work and memory: a request over one is refused with a 4xx / INVALID_ARGUMENT (413 for
     # the body) naming the limit, before any tensor is built.
-    max_body_bytes: int = 16 << 20  # REST request body
+    max_body_bytes: int = 16 << 20  # REST request body, gRPC message
     max_batch: int = 1024  # rows (instances, or dimension 0 of an input) per request
     max_list_length: int = 1000  # items per row of a list input (history, exclude)
     max_tensor_elements: int = 1 << 20  # values in one input tensor
-    max_in_flight: int = 64  # requests being answered at once; beyond, 503 / UNAVAILABLE at once
+    max_in_flight: int = 64  # requests being answered at once; beyond, 503 / UNAVAILABLE at once (gRPC's own
+    # thread limit may answer RESOURCE_EXHAUSTED first)
     request_timeout_seconds: float = 30.0  # a request still running after this is answered 504 / DEADLINE_EXCEEDED
 
     def validate(self) -> None:

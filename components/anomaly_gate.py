@@ -45,5 +45,5 @@ def AnomalyGate(anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.E
     del code
     problems = describe_anomalies(read_anomalies(anomalies))
     if problems:
-        raise ValidationError("data validation found anomalies against schemas/interactions.pbtxt, so training did "
-                              "not start:\n  " + "\n  ".join(problems))
+        raise ValidationError("data validation found anomalies against schemas/events.pbtxt, so the span was not "
+                              "split or trained on:\n  " + "\n  ".join(problems))

@@ -17,6 +17,13 @@ class BaselineMetrics(tfx.dsl.Artifact):
     TYPE_NAME = "avrec.BaselineMetrics"
 
 
+class SpanWindow(tfx.dsl.Artifact):
+    """JSON: the spans the latest model trains on, each with its events and examples artifacts' URIs and the time
+    its evaluation period began (components.ingest.window)."""
+
+    TYPE_NAME = "avrec.SpanWindow"
+
+
 def split_files(artifact, split: str | None = None) -> str:
     """Glob of one split's files; without `split`, of the artifact's only split (the catalog has one)."""
     if split is None:

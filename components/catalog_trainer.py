@@ -40,7 +40,8 @@ class CatalogTrainerExecutor(trainer_executor.GenericExecutor):
 
 
 class CatalogTrainer(base_component.BaseComponent):
-    """Trainer(examples, transform_graph, schema, run_fn, ...) plus `catalog` and optional `content`."""
+    """Trainer(examples, transform_graph, schema, run_fn, base_model, ...) plus `catalog` and optional `content`;
+    `examples` may hold one transformed artifact per span of the window: it trains on all their train splits."""
 
     SPEC_CLASS = CatalogTrainerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(CatalogTrainerExecutor)
@@ -48,10 +49,10 @@ class CatalogTrainer(base_component.BaseComponent):
     def __init__(self, examples: types.BaseChannel, transform_graph: types.BaseChannel, schema: types.BaseChannel,
                  catalog: types.BaseChannel, run_fn: str, custom_config: dict,
                  train_args: trainer_pb2.TrainArgs, eval_args: trainer_pb2.EvalArgs,
-                 content: types.BaseChannel | None = None):
+                 content: types.BaseChannel | None = None, base_model: types.BaseChannel | None = None):
         super().__init__(spec=CatalogTrainerSpec(
             examples=examples, transform_graph=transform_graph, schema=schema, catalog=catalog, content=content,
-            run_fn=run_fn,
+            base_model=base_model, run_fn=run_fn,
             custom_config=json_utils.dumps(custom_config), train_args=train_args, eval_args=eval_args,
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun)))

@@ -12,11 +12,11 @@ from avrec.models.item_content import ItemContent
 from avrec.models.towers import CandidateTower, QueryTower, VocabularySizes
 
 
-def sampling_probabilities(item_indices: np.ndarray, table_size: int) -> np.ndarray:
-    """How often each item index appears as a positive: in-batch negatives are sampled with this probability,
-    and log-Q correction subtracts its log so popular items are not over-penalised as negatives."""
-    counts = np.bincount(item_indices, minlength=table_size).astype(np.float32)
-    return np.maximum(counts, 1.0) / max(len(item_indices), 1)
+def sampling_probabilities(counts: np.ndarray) -> np.ndarray:
+    """How often each item index appears as a positive (counts per index): in-batch negatives are sampled with this
+    probability, and log-Q correction subtracts its log so popular items are not over-penalised as negatives."""
+    counts = np.asarray(counts, np.float32)
+    return np.maximum(counts, 1.0) / max(float(counts.sum()), 1.0)
 
 
 class TwoTowerModel(tfrs.Model):

@@ -26,6 +26,7 @@ from avrec.models.export import Recommender, export
 from avrec.models.item_content import ItemContent
 from avrec.models.retrieval import TwoTowerModel, sampling_probabilities
 from avrec.models.towers import VocabularySizes
+from avrec.models.warm_start import warm_start
 from avrec.progress import progress
 
 CATALOG_PATTERN_KEY = "catalog_pattern"
@@ -36,6 +37,9 @@ def distribution_strategy() -> tf.distribute.Strategy:
     """All local GPUs when there are any, else the default (CPU) strategy."""
     gpus = tf.config.list_logical_devices("GPU")
     return tf.distribute.MirroredStrategy() if gpus else tf.distribute.get_strategy()
+
+
+VOCABULARIES = (P.USER_VOCAB, P.ITEM_VOCAB, P.GENRE_VOCAB, P.TOKEN_VOCAB)
 
 
 def vocabulary_sizes(tft_output: tft.TFTransformOutput) -> VocabularySizes:
@@ -52,9 +56,12 @@ def _dataset(fn_args, tft_output, batch_size: int, shuffle: bool, seed: int, epo
                                                    tft_output.transformed_metadata.schema)
 
 
-def train_item_indices(fn_args, tft_output) -> np.ndarray:
-    batches = _dataset(fn_args, tft_output, batch_size=8192, shuffle=False, seed=0, epochs=1)
-    return np.concatenate([batch[P.ITEM_INDEX].numpy().reshape(-1) for batch in batches])
+def train_item_counts(fn_args, tft_output, table_size: int) -> np.ndarray:
+    """Training examples per item index, counted in one streaming pass (memory: the item table, not the log)."""
+    counts = np.zeros(table_size, np.int64)
+    for batch in _dataset(fn_args, tft_output, batch_size=8192, shuffle=False, seed=0, epochs=1):
+        counts += np.bincount(batch[P.ITEM_INDEX].numpy().reshape(-1), minlength=table_size)
+    return counts
 
 
 def load_catalog(pattern: str, raw_feature_spec) -> dict[str, np.ndarray]:
@@ -86,11 +93,11 @@ def run_fn(fn_args) -> None:
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     sizes = vocabulary_sizes(tft_output)
 
-    item_indices = train_item_indices(fn_args, tft_output)
-    probabilities = sampling_probabilities(item_indices, sizes.items + config.oov_buckets)
-    steps_per_epoch = max(1, math.ceil(len(item_indices) / config.batch_size))
-    logging.info("Training on %d examples, %d steps per epoch, vocabularies %s", len(item_indices), steps_per_epoch,
-                 sizes)
+    counts = train_item_counts(fn_args, tft_output, sizes.items + config.oov_buckets)
+    probabilities = sampling_probabilities(counts)
+    examples = int(counts.sum())
+    steps_per_epoch = max(1, math.ceil(examples / config.batch_size))
+    logging.info("Training on %d examples, %d steps per epoch, vocabularies %s", examples, steps_per_epoch, sizes)
 
     content = encoders = None
     if CONTENT_URI_KEY in fn_args.custom_config:
@@ -103,6 +110,9 @@ def run_fn(fn_args) -> None:
         model = TwoTowerModel(sizes, config, probabilities, content, tuned_text)
         model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
     train = _dataset(fn_args, tft_output, config.batch_size, shuffle=True, seed=config.seed, epochs=None)
+    if config.warm_start and fn_args.base_model:
+        model.compute_loss(next(iter(train)))  # builds every weight before the base model's are copied in
+        warm_start(model, fn_args.base_model, {name: tft_output.vocabulary_by_name(name) for name in VOCABULARIES})
     model.fit(train, epochs=config.epochs, steps_per_epoch=steps_per_epoch, verbose=0,
               callbacks=[EpochLog(), tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir,
                                                                       update_freq="epoch")])

@@ -1,32 +1,40 @@
-"""`avrec run` as a function: prepare the data, run the pipeline locally, write metrics.json and timings.json, and
-print the ranking report and where the model was pushed."""
+"""`avrec run` as a function: run the pipeline on this machine (the local or the Beam DAG runner), write
+metrics.json, timings.json and bad_rows.json, and print what was read, the ranking report and where the model went."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
+from pathlib import Path
 
 from ml_metadata.metadata_store import metadata_store
 
+from avrec.components.ingest.example_gens import BAD_ROWS_FILE, read_bad_rows
+from avrec.components.ingest.time_split import read_split_report
 from avrec.config import RunConfig
-from avrec.data.prepare import prepare
 from avrec.models.metrics import REPORTED
-from avrec.pipeline.local_runner import BEAM_ARGS, metadata_connection, run_locally
+from avrec.pipeline.beam_runner import run_on_beam
+from avrec.pipeline.local_runner import beam_args, run_locally
+from avrec.pipeline.monitor import metadata_connection
 from avrec.pipeline.pipeline import create_pipeline
 from avrec.pipeline.results import RunResult, read_results
 
 METRICS_FILE = "metrics.json"
 TIMINGS_FILE = "timings.json"
+RUNNERS = {"local": run_locally, "beam": run_on_beam}
 
 
 def metrics_document(result: RunResult) -> dict:
-    """Warm metrics at the top level; with cold-start evaluation, a `cold` section for the cold items."""
+    """Warm metrics at the top level; with cold-start evaluation, a `cold` section for the cold items; the
+    baselines' sample sizes under `baseline_sample`."""
     baselines = dict(result.baselines)
     cold = baselines.pop("cold", None)
+    sample = baselines.pop("sample", None)
     document = {"model": result.model, **baselines}
     if result.cold_model is not None and cold is not None:
         document["cold"] = {"model": result.cold_model, **cold}
-    return {**document, "blessed": result.blessed, "pushed_model": result.pushed_model}
+    return {**document, "baseline_sample": sample, "blessed": result.blessed, "pushed_model": result.pushed_model}
 
 
 def format_table(methods: dict) -> str:
@@ -37,23 +45,33 @@ def format_table(methods: dict) -> str:
     return "\n".join(rows)
 
 
+def _report_data(result: RunResult, output: Path, stream) -> dict:
+    """Prints what was read and split; copies the bad-row report beside metrics.json. Returns the split report."""
+    events_uri = result.uri("EventExampleGen", "examples")
+    report = read_bad_rows(events_uri)
+    shutil.copy(Path(events_uri) / BAD_ROWS_FILE, output / BAD_ROWS_FILE)
+    if report.total_bad:
+        stream.write(report.summary() + "\n")
+    split = read_split_report(result.uri("TimeSplit", "examples"))
+    repeated = split["repeated_events"]
+    stream.write(f"\n{split['train']} training and {split['eval']} evaluation examples from span(s) "
+                 f"{', '.join(map(str, split['window']))}; {repeated['count']} repeated events left out"
+                 + (f" (e.g. {repeated['examples'][0]})" if repeated["examples"] else "") + "\n")
+    return split
+
+
 def execute(config: RunConfig, stream=sys.stdout) -> dict:
     started = time.monotonic()
     output = config.output_path
     output.mkdir(parents=True, exist_ok=True)
-    stream.write(f"Preparing {config.data.source} ...\n")
-    prepared = prepare(config.data, output / "prepared")
-    stream.write(f"  {prepared.n_users} users, {prepared.n_items} items, {prepared.n_train} training and "
-                 f"{prepared.n_eval} evaluation interactions (latest {config.data.holdout_last:g} per user held out)\n")
-    if prepared.dataset.report.total_bad:
-        stream.write(prepared.dataset.report.summary() + "\n")
-
+    stream.write(f"Running the pipeline on {config.data.source} ({config.pipeline.runner} runner) ...\n")
     metadata_path = output / "metadata.sqlite"
-    pipeline = create_pipeline(config, prepared.root, output / "pipeline", metadata_connection(metadata_path),
-                               BEAM_ARGS)
-    run = run_locally(pipeline, metadata_path, stream)
+    pipeline = create_pipeline(config, str(output / "pipeline"), metadata_connection(metadata_path),
+                               beam_args(config.pipeline))
+    run = RUNNERS[config.pipeline.runner](pipeline, metadata_path, stream)
     result = read_results(metadata_store.MetadataStore(metadata_connection(metadata_path)), run.run_context)
-    document = metrics_document(result)
+    split = _report_data(result, output, stream)
+    document = {**metrics_document(result), "window": split["window"]}
     (output / METRICS_FILE).write_text(json.dumps(document, indent=2))
     (output / TIMINGS_FILE).write_text(json.dumps(
         {"components": run.component_seconds, "cached": run.cached, "total_seconds": time.monotonic() - started},
@@ -64,6 +82,10 @@ def execute(config: RunConfig, stream=sys.stdout) -> dict:
     if "cold" in document:
         stream.write("\nCold-start items (never seen in training), ranked among all items:\n"
                      + format_table(document["cold"]) + "\n")
+    sample = document["baseline_sample"]
+    if sample["eval_examples"] < sample["eval_examples_in_split"]:
+        stream.write(f"(baselines scored on a sample of {sample['eval_examples']} of the "
+                     f"{sample['eval_examples_in_split']} evaluation examples)\n")
     if result.pushed_model:
         stream.write(f"\nPushed: {result.pushed_model}\n")
     else:

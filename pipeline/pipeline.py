@@ -1,11 +1,16 @@
-"""The pipeline, defined once; runners (pipeline/local_runner.py) decide where it runs and pass in its metadata
-store and Beam settings.
+"""The pipeline, defined once: `create_pipeline` alone holds everything a runner needs; the runners (local_runner.py,
+beam_runner.py, kubeflow_v2_runner.py) only choose where it runs, its metadata store and its Beam settings.
 
-ImportExampleGen (interactions: time-split train/eval) ─┬─ StatisticsGen ─ ExampleValidator ─ AnomalyGate
-ImportSchemaGen (schemas/interactions.pbtxt) ───────────┘                                        │
-ImportExampleGen (catalog) ──┬── ContentEmbedder ─┬────────────────── Transform ◄───────────────┘
-                             │                    ├── Baselines (popularity, item-kNN, content-only, random)
-                             └────────────────────┴──────────────── CatalogTrainer ─ Evaluator ─ ModelPusher
+EventExampleGen (newest span) ── StatisticsGen ─ ExampleValidator (schemas/events.pbtxt) ─ AnomalyGate
+CatalogExampleGen (newest) ─┐                                                                    │
+        │                   └──────── TimeSplit (◄ PreviousWindowResolver: the rolling window) ◄─┘
+        └─ ContentEmbedder ─┐           ├─ WindowTransform (◄ AnalyzerCacheResolver)
+                            │           ├─ Baselines (popularity, item-kNN, content-only, random)
+                            └───────────┴─ CatalogTrainer (◄ LatestBlessedModelResolver: warm start)
+                                              └─ Evaluator (vs the latest blessed model) ─ ModelPusher
+
+Only the latest-artifact and latest-blessed-model resolvers are used: every orchestrator runs them, Kubeflow V2 and
+Vertex AI included. Every avrec component carries the fingerprint of its code (avrec.fingerprint).
 """
 from __future__ import annotations
 
@@ -18,12 +23,19 @@ from tfx import v1 as tfx
 
 from avrec import contract
 from avrec.components.anomaly_gate import AnomalyGate
+from avrec.components.artifacts import SpanWindow
 from avrec.components.catalog_trainer import CatalogTrainer
 from avrec.components.content_embedder import ContentEmbedder
+from avrec.components.ingest import example_gens
+from avrec.components.ingest.config import custom_config as ingest_config
+from avrec.components.ingest.example_gens import CatalogExampleGen, EventExampleGen, span_input
+from avrec.components.ingest.time_split import TimeSplit
 from avrec.components.pusher import ModelPusher
 from avrec.components.score_baselines import Baselines
+from avrec.components.window_transform import WindowTransform
 from avrec.config import SCHEMA_DIR, RunConfig
-from avrec.data.prepare import CATALOG_PATTERN, EVAL_PATTERN, TRAIN_PATTERN
+from avrec.data.spans import span_numbers
+from avrec.data.split import EVAL, TRAIN
 from avrec.features import COLD, RATING
 from avrec.fingerprint import code_fingerprint
 from avrec.models.metrics import REPORTED, tfma_name
@@ -59,77 +71,95 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
-def _function_module(path: str) -> str:
-    return path.rpartition(".")[0]
+def _module(function_path: str) -> str:
+    return function_path.rpartition(".")[0]
 
 
-def create_pipeline(config: RunConfig, prepared_root: Path, pipeline_root: Path, metadata_connection_config,
-                    beam_pipeline_args: Sequence[str] = ()) -> tfx.dsl.Pipeline:
-    def custom_config(function_path: str) -> dict:
+def _latest(channel_type, key: str, node_id: str) -> tfx.dsl.Resolver:
+    return tfx.dsl.Resolver(strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+                            **{key: tfx.dsl.Channel(type=channel_type)}).with_id(node_id)
+
+
+def create_pipeline(config: RunConfig, pipeline_root: str, metadata_connection_config=None,
+                    beam_pipeline_args: Sequence[str] = (), spans: bool | None = None,
+                    schema_dir: Path = SCHEMA_DIR) -> tfx.dsl.Pipeline:
+    """spans: whether the data is a directory of span folders (None: look); schema_dir: where the curated schemas
+    are as the tasks see them."""
+    data = config.data
+    spans = bool(span_numbers(data.source_path)) if spans is None else spans
+
+    def trainer_config(function_path: str) -> dict:
         return {"model": config.model.to_dict(), "encoders": config.encoders.to_dict(),
-                "code": code_fingerprint(_function_module(function_path))}
+                "code": code_fingerprint(_module(function_path))}
 
-    interactions = tfx.components.ImportExampleGen(
-        input_base=str(prepared_root),
-        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="train", pattern=TRAIN_PATTERN),
-                                             tfx.proto.Input.Split(name="eval", pattern=EVAL_PATTERN)]),
-    ).with_id("InteractionExampleGen")
-    catalog = tfx.components.ImportExampleGen(
-        input_base=str(prepared_root),
-        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="items", pattern=CATALOG_PATTERN)]),
-        # One input split would otherwise be hash-partitioned into train/eval: keep every item in one split.
-        output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(
-            splits=[tfx.proto.SplitConfig.Split(name="items", hash_buckets=1)])),
-    ).with_id("CatalogExampleGen")
+    ingest = ingest_config(data, code_fingerprint(example_gens.__name__))
+    events = EventExampleGen(input_base=str(data.source_path), input_config=span_input("events", spans),
+                             output_config=tfx.proto.Output(), custom_config=ingest).with_id("EventExampleGen")
+    catalog = CatalogExampleGen(input_base=str(data.source_path), input_config=span_input("items", spans),
+                                output_config=tfx.proto.Output(), custom_config=ingest).with_id("CatalogExampleGen")
+    statistics = tfx.components.StatisticsGen(examples=events.outputs["examples"])
+    events_schema = tfx.components.ImportSchemaGen(schema_file=str(schema_dir / "events.pbtxt")).with_id(
+        "EventSchemaGen")
+    validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"],
+                                                schema=events_schema.outputs["schema"])
+    gate = AnomalyGate(anomalies=validator.outputs["anomalies"], code=code_fingerprint(AnomalyGate.__module__))
+
+    # Only spans have a window to carry from run to run; one dataset reruns from the cache when nothing changed.
+    previous_window = _latest(SpanWindow, "window", "PreviousWindowResolver") if spans else None
+    previous_cache = (_latest(tfx.types.standard_artifacts.TransformCache, "cache", "AnalyzerCacheResolver")
+                      if spans else None)
+    time_split = TimeSplit(
+        events=events.outputs["examples"], catalog=catalog.outputs["examples"],
+        previous_window=previous_window.outputs["window"] if spans else None, data=data.to_json(), spans=spans,
+        range_config=tfx.proto.RangeConfig(rolling_range=tfx.proto.RollingRange(num_spans=data.span_window)),
+        code=code_fingerprint(TimeSplit.__module__))
+    time_split.add_upstream_node(gate)
+    examples, window = time_split.outputs["examples"], time_split.outputs["window"]
 
     content = None
     if config.model.content:
         content = ContentEmbedder(catalog=catalog.outputs["examples"], encoders=config.encoders.to_json(),
                                   cache_dir=str(config.embedding_cache),
                                   code=code_fingerprint(ContentEmbedder.__module__))
-
-    statistics = tfx.components.StatisticsGen(examples=interactions.outputs["examples"])
-    schema = tfx.components.ImportSchemaGen(schema_file=str(SCHEMA_DIR / "interactions.pbtxt"))
-    validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"],
-                                                schema=schema.outputs["schema"])
-    gate = AnomalyGate(anomalies=validator.outputs["anomalies"], code=code_fingerprint(AnomalyGate.__module__))
-
-    transform = tfx.components.Transform(
-        examples=interactions.outputs["examples"], schema=schema.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config(PREPROCESSING_FN),
-        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]))
-    transform.add_upstream_node(gate)
-
     content_embeddings = content.outputs["content"] if content else None
-    baselines = Baselines(examples=interactions.outputs["examples"], catalog=catalog.outputs["examples"],
-                          content=content_embeddings, code=code_fingerprint(Baselines.__module__))
-    baselines.add_upstream_node(gate)
 
-    trainer = CatalogTrainer(
-        examples=transform.outputs["transformed_examples"], transform_graph=transform.outputs["transform_graph"],
-        schema=schema.outputs["schema"], catalog=catalog.outputs["examples"], content=content_embeddings,
-        run_fn=RUN_FN, custom_config=custom_config(RUN_FN),
-        train_args=tfx.proto.TrainArgs(splits=["train"]), eval_args=tfx.proto.EvalArgs(splits=["eval"]))
+    schema = tfx.components.ImportSchemaGen(schema_file=str(schema_dir / "interactions.pbtxt"))
+    transform = WindowTransform(
+        examples=examples, window=window, schema=schema.outputs["schema"], preprocessing_fn=PREPROCESSING_FN,
+        custom_config=trainer_config(PREPROCESSING_FN),
+        analyzer_cache=previous_cache.outputs["cache"] if spans else None,
+        splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN], transform=[TRAIN, EVAL]))
+
+    baselines = Baselines(examples=examples, window=window, catalog=catalog.outputs["examples"],
+                          content=content_embeddings, eval_config=config.eval.to_json(),
+                          code=code_fingerprint(Baselines.__module__))
 
     latest_blessed = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("LatestBlessedModelResolver")
+    trainer = CatalogTrainer(
+        examples=transform.outputs["transformed_examples"], transform_graph=transform.outputs["transform_graph"],
+        schema=schema.outputs["schema"], catalog=catalog.outputs["examples"], content=content_embeddings,
+        base_model=latest_blessed.outputs["model"] if spans and config.model.warm_start else None,
+        run_fn=RUN_FN, custom_config=trainer_config(RUN_FN),
+        train_args=tfx.proto.TrainArgs(splits=[TRAIN]), eval_args=tfx.proto.EvalArgs(splits=[EVAL]))
     evaluator = tfx.components.Evaluator(
-        examples=interactions.outputs["examples"], model=trainer.outputs["model"],
-        baseline_model=latest_blessed.outputs["model"], eval_config=eval_config(config),
-        example_splits=["eval"])
-
+        examples=examples, model=trainer.outputs["model"], baseline_model=latest_blessed.outputs["model"],
+        eval_config=eval_config(config), example_splits=[EVAL])
     pusher = ModelPusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(config.model_base_path))),
-        custom_config={"code": code_fingerprint(ModelPusher.__module__)})
+        custom_config={"code": code_fingerprint(ModelPusher.__module__),
+                       "keep_versions": config.pipeline.keep_versions})
 
     return tfx.dsl.Pipeline(
-        pipeline_name=PIPELINE_NAME, pipeline_root=str(pipeline_root),
-        components=[interactions, catalog, *([content] if content else []), statistics, schema, validator, gate,
-                    transform, baselines, trainer, latest_blessed, evaluator, pusher],
+        pipeline_name=PIPELINE_NAME, pipeline_root=pipeline_root,
+        components=[events, catalog, statistics, events_schema, validator, gate,
+                    *([previous_window, previous_cache] if spans else []), time_split,
+                    *([content] if content else []), schema, transform, baselines, latest_blessed, trainer,
+                    evaluator, pusher],
         enable_cache=True, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args))

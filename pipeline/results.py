@@ -18,6 +18,7 @@ from avrec.features import COLD
 from avrec.models.metrics import REPORTED, tfma_name
 
 PIPELINE_RUN = "pipeline_run"
+NODE = "node"
 
 
 @dataclasses.dataclass
@@ -27,24 +28,38 @@ class RunResult:
     baselines: dict
     blessed: bool
     pushed_model: str | None
+    outputs: dict  # (node id, output key) -> artifacts, for reports beyond the metrics
+
+    def uri(self, node: str, key: str) -> str | None:
+        artifacts = self.outputs.get((node, key))
+        return artifacts[-1].uri if artifacts else None
 
 
 def pipeline_run_ids(store: metadata_store.MetadataStore) -> set[int]:
     return {context.id for context in store.get_contexts_by_type(PIPELINE_RUN)}
 
 
-def _outputs_of_run(store: metadata_store.MetadataStore, run_context: int) -> dict[str, metadata_store_pb2.Artifact]:
-    """Artifact type name -> the newest output of that type among the run's executions."""
-    executions = [execution.id for execution in store.get_executions_by_context(run_context)]
-    events = [event for event in store.get_events_by_execution_ids(executions)
+def outputs_of_run(store: metadata_store.MetadataStore, run_context: int) -> dict[tuple[str, str], list]:
+    """(node id, output key) -> the artifacts the run's executions of that node output (reused ones included)."""
+    executions = store.get_executions_by_context(run_context)
+    node_of = {}
+    for execution in executions:
+        nodes = [context.name for context in store.get_contexts_by_execution(execution.id)
+                 if context.type_id == _node_type(store)]
+        node_of[execution.id] = nodes[0].rpartition(".")[2] if nodes else ""
+    events = [event for event in store.get_events_by_execution_ids([execution.id for execution in executions])
               if event.type == metadata_store_pb2.Event.OUTPUT]
-    artifacts = store.get_artifacts_by_id(sorted({event.artifact_id for event in events}))
-    types = {artifact_type.id: artifact_type.name
-             for artifact_type in store.get_artifact_types_by_id(sorted({a.type_id for a in artifacts}))}
-    outputs = {}
-    for artifact in sorted(artifacts, key=lambda a: a.id):
-        outputs[types[artifact.type_id]] = artifact
+    artifacts = {artifact.id: artifact for artifact in
+                 store.get_artifacts_by_id(sorted({event.artifact_id for event in events}))}
+    outputs: dict[tuple[str, str], list] = {}
+    for event in sorted(events, key=lambda event: event.artifact_id):
+        key = event.path.steps[0].key if event.path.steps else ""
+        outputs.setdefault((node_of[event.execution_id], key), []).append(artifacts[event.artifact_id])
     return outputs
+
+
+def _node_type(store: metadata_store.MetadataStore) -> int:
+    return store.get_context_type(NODE).id
 
 
 def _model_metrics(evaluation_uri: str) -> tuple[dict[str, float], dict[str, float] | None]:
@@ -59,16 +74,18 @@ def _model_metrics(evaluation_uri: str) -> tuple[dict[str, float], dict[str, flo
 
 
 def read_results(store: metadata_store.MetadataStore, run_context: int) -> RunResult:
-    outputs = _outputs_of_run(store, run_context)
-    missing = [name for name in ("ModelEvaluation", "ModelBlessing", "avrec.BaselineMetrics") if name not in outputs]
+    outputs = outputs_of_run(store, run_context)
+    wanted = {("Evaluator", "evaluation"): "the model's evaluation", ("Evaluator", "blessing"): "a blessing",
+              ("Baselines", "metrics"): "baseline metrics"}
+    missing = [what for key, what in wanted.items() if key not in outputs]
     if missing:
         raise AvrecError(f"the pipeline run recorded no {', '.join(missing)}; see the component logs above")
-    pushed = outputs.get("PushedModel")
+    pushed = outputs.get(("ModelPusher", "pushed_model"), [None])[-1]
     destination = None
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
         destination = pushed.custom_properties["pushed_destination"].string_value
-    model, cold_model = _model_metrics(outputs["ModelEvaluation"].uri)
+    model, cold_model = _model_metrics(outputs[("Evaluator", "evaluation")][-1].uri)
     return RunResult(model=model, cold_model=cold_model,
-                     baselines=read_baseline_metrics(outputs["avrec.BaselineMetrics"].uri),
-                     blessed=bool(outputs["ModelBlessing"].custom_properties["blessed"].int_value),
-                     pushed_model=destination)
+                     baselines=read_baseline_metrics(outputs[("Baselines", "metrics")][-1].uri),
+                     blessed=bool(outputs[("Evaluator", "blessing")][-1].custom_properties["blessed"].int_value),
+                     pushed_model=destination, outputs=outputs)

@@ -1,19 +1,26 @@
 #!/usr/bin/env python
-"""Latency and throughput of top-10 recommendations from `avrec serve`, against an in-process numpy floor.
+"""Latency, throughput and memory of top-10 recommendations from `avrec serve`, against an in-process numpy floor.
 
 For each catalog size a synthetic contract model (random embeddings, brute-force scoring in the SavedModel) is
-exported and served by `avrec serve` in a subprocess; a load generator on loopback sends recommend requests through
-the project's REST and gRPC clients: one at a time for p50/p99 latency, then from --concurrency threads for
-throughput. The floor is numpy's top-10 over the same embeddings in this process (matrix-vector product and
-argpartition), one query at a time (more threads only contend for the GIL). Ratios are server / floor (latency: how many times slower; throughput:
-the fraction of the floor's rate).
+exported and served by `avrec serve` in a subprocess (default limits); a load generator on loopback sends recommend
+requests through the project's REST and gRPC clients from 1, 8 and 32 client threads (--clients), each its own
+client, for --seconds each: p50/p99 latency over every request of a run, and throughput. The floor is numpy's top-10
+over the same embeddings in this process (matrix-vector product and argpartition), one query at a time (more
+threads only contend for the GIL). Ratios are server / floor (latency: how many times slower; throughput: the
+fraction of the floor's rate). The load generator shares the machine and, being Python, its GIL: with few cores
+the client side is part of what is measured.
 
-    python scripts/bench_serving.py                      # 10k, 100k and 1M items, a few minutes on 2 cores
+Then the server's RSS: idle after the sweep, after a 100,000-instance REST request (refused: over --max-batch), after
+a gRPC message of a few bytes declaring 20,000 user ids (refused likewise), and after the largest request the limits
+allow, over REST and gRPC: max-batch rows of max-list-length history each.
+
+    python scripts/bench_serving.py                      # 10k and 100k items, a few minutes on 2 cores
     python scripts/bench_serving.py --sizes 10000 --seconds 2
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import threading
@@ -21,8 +28,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
+import requests
 
 import avrec  # noqa: F401  (before TensorFlow)
+from avrec.config import ServingConfig
 from avrec.serving.connect import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,6 +40,7 @@ from server_process import MODEL, avrec_server  # noqa: E402
 from synthetic_model import SyntheticCatalog  # noqa: E402
 
 TOP = 10
+LIMITS = ServingConfig()  # the server runs with the default limits
 
 
 def percentiles(latencies: list[float]) -> tuple[float, float]:
@@ -37,33 +48,31 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
     return float(p50), float(p99)
 
 
-def sequential(call, users: list[str], requests: int) -> list[float]:
-    latencies = []
-    for n in range(requests):
-        start = time.perf_counter()
-        call(users[n % len(users)])
-        latencies.append(time.perf_counter() - start)
-    return latencies
-
-
-def throughput(make_call, users: list[str], threads: int, seconds: float) -> float:
-    """Requests per second from `threads` loops, each with its own caller, over `seconds`."""
-    counts = [0] * threads
+def load(make_call, users: list[str], clients: int, seconds: float) -> tuple[list[float], int, float]:
+    """(latencies, errors, requests per second) of `clients` loops, each with its own caller, for `seconds`."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
     deadline = time.perf_counter() + seconds
 
     def loop(worker: int) -> None:
         call = make_call()
         while time.perf_counter() < deadline:
-            call(users[(counts[worker] * threads + worker) % len(users)])
-            counts[worker] += 1
+            user = users[(len(latencies[worker]) * clients + worker) % len(users)]
+            start = time.perf_counter()
+            try:
+                call(user)
+            except Exception:  # noqa: BLE001  (counted: a refusal under load is a result, not a crash)
+                errors[worker] += 1
+            latencies[worker].append(time.perf_counter() - start)
 
-    workers = [threading.Thread(target=loop, args=(n,)) for n in range(threads)]
+    workers = [threading.Thread(target=loop, args=(n,)) for n in range(clients)]
     start = time.perf_counter()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return sum(counts) / (time.perf_counter() - start)
+    flat = [latency for per_worker in latencies for latency in per_worker]
+    return flat, sum(errors), len(flat) / (time.perf_counter() - start)
 
 
 def numpy_top_k(catalog: SyntheticCatalog):
@@ -77,24 +86,76 @@ def numpy_top_k(catalog: SyntheticCatalog):
     return call
 
 
+def rss_mib(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2 ** 20
+
+
+def memory_rows(server, catalog: SyntheticCatalog) -> list[tuple[str, str, float]]:
+    """(request, answer, server RSS in MiB after it) for the idle server and each large request."""
+    import grpc
+    import tensorflow as tf
+    from tensorflow.core.framework import tensor_pb2
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    pid = server.process.pid
+    url = f"{server.rest_url}/v1/models/{MODEL}:predict"
+    items = catalog.item_ids
+    rows = [("idle, after the sweep", "", rss_mib(pid))]
+
+    def rest(what: str, instances: list[dict]) -> None:
+        body = json.dumps({"instances": instances})
+        response = requests.post(url, data=body, timeout=600)
+        answer = f"{response.status_code} {response.json().get('error', '')}"[:90]
+        rows.append((f"{what} (REST, {len(body) / 2 ** 20:.1f} MiB)", answer, rss_mib(pid)))
+
+    def grpc_(what: str, request) -> None:
+        with grpc.insecure_channel(server.grpc_url.removeprefix("grpc://")) as channel:
+            try:
+                prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=600)
+                answer = "OK"
+            except grpc.RpcError as error:
+                answer = f"{error.code().name} {error.details()}"[:90]
+        rows.append((f"{what} (gRPC, {request.ByteSize():,} bytes)", answer, rss_mib(pid)))
+
+    rest("100,000 instances", [{"user_id": f"u{n % 1000}", "history": [str(items[n % len(items)])]}
+                               for n in range(100_000)])
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = MODEL
+    request.inputs["user_id"].CopyFrom(tensor_pb2.TensorProto(
+        dtype=tf.string.as_datatype_enum, string_val=[b"u1"], tensor_shape={"dim": [{"size": 20_000}]}))
+    request.inputs["history"].CopyFrom(tf.make_tensor_proto(np.array([["i1"]], dtype=object)))
+    grpc_("20,000 user ids declared", request)
+    batch, length = LIMITS.max_batch, LIMITS.max_list_length
+    history = [[str(items[(row * length + n) % len(items)]) for n in range(length)] for row in range(batch)]
+    rest(f"largest allowed: {batch} x {length} history", [{"user_id": f"u{row % 1000}", "history": history[row]}
+                                                          for row in range(batch)])
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = MODEL
+    request.inputs["user_id"].CopyFrom(tf.make_tensor_proto(np.array([f"u{row % 1000}" for row in range(batch)],
+                                                                     dtype=object)))
+    request.inputs["history"].CopyFrom(tf.make_tensor_proto(np.array(history, dtype=object)))
+    grpc_(f"largest allowed: {batch} x {length} history", request)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000", help="catalog sizes (default: %(default)s)")
+    parser.add_argument("--sizes", default="10000,100000", help="catalog sizes (default: %(default)s)")
     parser.add_argument("--dim", type=int, default=64, help="embedding size (default: %(default)s)")
-    parser.add_argument("--requests", type=int, default=200, help="sequential requests for latency (default: 200)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run (default: 5)")
-    parser.add_argument("--concurrency", type=int, default=4, help="threads in throughput runs (default: 4)")
+    parser.add_argument("--clients", default="1,8,32", help="concurrent clients per run (default: %(default)s)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each run (default: %(default)s)")
     args = parser.parse_args()
+    levels = [int(clients) for clients in args.clients.split(",")]
 
-    rows = []
+    rows, memory = [], {}
     for size in (int(size) for size in args.sizes.split(",")):
         catalog = SyntheticCatalog.random(size, num_users=1000, dim=args.dim, seed=size)
         users = list(np.random.default_rng(0).choice(catalog.user_ids, 1000))
         floor = numpy_top_k(catalog)
-        sequential(floor, users, 10)
-        floor_p50, floor_p99 = percentiles(sequential(floor, users, args.requests))
-        floor_rate = throughput(lambda: floor, users, 1, args.seconds)  # threads only contend for the GIL
-        rows.append((size, "numpy in-process (floor)", floor_p50, floor_p99, floor_rate, 1.0, 1.0, 1.0))
+        load(lambda: floor, users, 1, 0.5)
+        latencies, _, floor_rate = load(lambda: floor, users, 1, args.seconds)
+        floor_p50, floor_p99 = percentiles(latencies)
+        rows.append((size, "numpy in-process (floor)", 1, floor_p50, floor_p99, floor_rate, 0, "", ""))
         with tempfile.TemporaryDirectory() as base:
             started = time.perf_counter()
             catalog.save_model(Path(base) / MODEL / "1", k=TOP)
@@ -110,20 +171,34 @@ def main() -> None:
                     call = make_call()
                     expected = list(floor(users[0]))
                     assert [item for item, _ in call(users[0])] == expected, "server and numpy disagree"
-                    sequential(call, users, 10)
-                    p50, p99 = percentiles(sequential(call, users, args.requests))
-                    rate = throughput(make_call, users, args.concurrency, args.seconds)
-                    rows.append((size, f"avrec serve, brute force, {protocol}", p50, p99, rate,
-                                 p50 / floor_p50, p99 / floor_p99, rate / floor_rate))
+                    load(make_call, users, 1, 0.5)
+                    for clients in levels:
+                        before = rss_mib(server.process.pid)
+                        latencies, errors, rate = load(make_call, users, clients, args.seconds)
+                        p50, p99 = percentiles(latencies)
+                        rows.append((size, f"avrec serve, {protocol}", clients, p50, p99, rate, errors,
+                                     f"{before:.0f}", f"{rss_mib(server.process.pid):.0f}"))
+                        print(f"  {protocol}, {clients} clients: {rate:.0f} req/s", flush=True)
+                memory[size] = memory_rows(server, catalog)
             finally:
                 server.stop()
 
-    print(f"\ntop-{TOP} requests, {args.dim}-d embeddings; latency over {args.requests} sequential requests, "
-          f"throughput from {args.concurrency} concurrent clients over {args.seconds:g} s; ratios are to the floor\n")
-    print("| items | path | p50 ms | p99 ms | req/s | p50 ratio | p99 ratio | req/s ratio |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
-    for size, path, p50, p99, rate, r50, r99, rrate in rows:
-        print(f"| {size:,} | {path} | {p50:.2f} | {p99:.2f} | {rate:.0f} | {r50:.1f}x | {r99:.1f}x | {rrate:.2f} |")
+    print(f"\ntop-{TOP} requests, {args.dim}-d embeddings, {args.seconds:g} s per run; latency over every request "
+          "of a run; ratios to the floor (numpy, one query at a time in process); RSS of the server process\n")
+    print("| items | path | clients | p50 ms | p99 ms | req/s | p50 ratio | p99 ratio | req/s ratio | errors "
+          "| RSS before MiB | RSS after MiB |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    floors = {}
+    for size, path, clients, p50, p99, rate, errors, before, after in rows:
+        floors.setdefault(size, (p50, p99, rate))
+        f50, f99, frate = floors[size]
+        print(f"| {size:,} | {path} | {clients} | {p50:.2f} | {p99:.2f} | {rate:.0f} | {p50 / f50:.1f}x "
+              f"| {p99 / f99:.1f}x | {rate / frate:.2f} | {errors} | {before} | {after} |")
+    print("\n| items | request | answer | server RSS after, MiB |")
+    print("|---:|---|---|---:|")
+    for size, measured in memory.items():
+        for what, answer, rss in measured:
+            print(f"| {size:,} | {what} | {answer.replace('|', '/')} | {rss:.0f} |")
 
 
 if __name__ == "__main__":

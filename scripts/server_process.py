@@ -60,11 +60,12 @@ class ServerProcess:
 
 
 def avrec_server(base_path: Path, log_path: Path, model: str = MODEL, *extra: str) -> ServerProcess:
-    """`avrec serve` on base_path, on free loopback ports (not yet ready: call wait_ready)."""
+    """`avrec serve` on base_path, on free ports of its default host, the loopback interface (not yet ready: call
+    wait_ready)."""
     rest_port, grpc_port = free_port(), free_port()
     return ServerProcess([sys.executable, "-m", "avrec.cli", "serve", "--model-base-path", str(base_path),
-                          "--model-name", model, "--host", "127.0.0.1", "--rest-port", str(rest_port),
-                          "--grpc-port", str(grpc_port), *extra], rest_port, grpc_port, log_path, model)
+                          "--model-name", model, "--rest-port", str(rest_port), "--grpc-port", str(grpc_port),
+                          *extra], rest_port, grpc_port, log_path, model)
 
 
 def official_server(base_path: Path, log_path: Path, model: str = MODEL) -> ServerProcess:

@@ -31,7 +31,7 @@ def loadable_versions(path: str | Path) -> list[tuple[int | None, Path]]:
 
 class LocalClient(ServingClient):
     def __init__(self, path: str | Path, model_name: str, warn=print):
-        from avrec.serving.servable import Servable  # imports TensorFlow
+        from avrec.serving.servable import Servable, load_failure  # imports TensorFlow
 
         super().__init__(str(path), model_name)
         failures = []
@@ -39,7 +39,7 @@ class LocalClient(ServingClient):
             try:
                 self._servable = Servable(model_name, version or 0, candidate, warm_up=False)
             except Exception as error:  # noqa: BLE001  (a version that cannot load: fall back to an older one)
-                failures.append(f"{candidate} cannot be loaded ({type(error).__name__}: {str(error)[:200]})")
+                failures.append(str(load_failure(candidate, error))[:300])
                 continue
             if failures:
                 warn(f"warning: {'; '.join(failures)}; using {candidate}")

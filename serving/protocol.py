@@ -21,10 +21,16 @@ _HTTP_STATUS = {
 }
 
 
+def _one_line(text: str) -> str:
+    """`text` with its unprintable characters (newlines, lone surrogates a client sent) escaped."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 class ServingError(Exception):
-    """A request the server answers with an error status; the message goes to the client verbatim."""
+    """A request the server answers with an error status; the message goes to the client, on one line."""
 
     def __init__(self, code: grpc.StatusCode, message: str):
+        message = _one_line(message)
         super().__init__(message)
         self.code = code
         self.message = message

@@ -12,13 +12,12 @@ import os
 import threading
 from pathlib import Path
 
-import tensorflow as tf
 from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
 from avrec import versions
 from avrec.serving.protocol import not_found
-from avrec.serving.servable import Servable
+from avrec.serving.servable import Servable, load_failure
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +82,9 @@ class ModelRepository:
             servable = Servable(self.name, version, self.path / str(version))
         except Exception as error:  # any failure to load or warm up leaves the current version serving
             self._failed[version] = fingerprint
-            code = error.error_code if isinstance(error, tf.errors.OpError) else error_codes_pb2.UNKNOWN
-            message = f"{type(error).__name__}: {error}"[:2000]
-            self._set_status(version, State.END, code, message)
+            failure = load_failure(self.path / str(version), error)
+            message = str(failure)[:2000]
+            self._set_status(version, State.END, failure.code, message)
             log.warning("%s version %d failed to load, still serving %s: %s", self.name, version,
                         self._current.version if self._current else "nothing", message)
             return False

@@ -13,7 +13,8 @@ import grpc
 import numpy as np
 import tensorflow as tf
 from google.protobuf import text_format
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from google.protobuf.message import DecodeError
+from tensorflow.core.protobuf import error_codes_pb2, meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, prediction_log_pb2
 
 from avrec import contract
@@ -94,29 +95,49 @@ def _shape_text(shape: tf.TensorShape) -> str:
     return "[" + ", ".join("-1" if dim is None else str(dim) for dim in shape.as_list()) + "]"
 
 
+class LoadError(Exception):
+    """A version that cannot be served: the message names the file at fault, `code` is TF's error code."""
+
+    def __init__(self, where: str, cause: Exception | None = None):
+        super().__init__(where if cause is None else f"{where}: {type(cause).__name__}: {cause}")
+        self.code = cause.error_code if isinstance(cause, tf.errors.OpError) else error_codes_pb2.UNKNOWN
+
+
+def load_failure(path: Path, error: Exception) -> LoadError:
+    """Why the version at `path` did not load, naming the file where Servable knows it, else the version."""
+    return error if isinstance(error, LoadError) else LoadError(str(path), error)
+
+
 def _read_meta_graph(path: Path) -> meta_graph_pb2.MetaGraphDef:
     saved_model = saved_model_pb2.SavedModel()
-    if (path / "saved_model.pb").is_file():
-        saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
-    elif (path / "saved_model.pbtxt").is_file():
-        text_format.Parse((path / "saved_model.pbtxt").read_text(), saved_model)
-    else:
-        raise FileNotFoundError(f"no saved_model.pb or saved_model.pbtxt in {path}")
+    binary, text = path / "saved_model.pb", path / "saved_model.pbtxt"
+    try:
+        if binary.is_file():
+            saved_model.ParseFromString(binary.read_bytes())
+        elif text.is_file():
+            text_format.Parse(text.read_text(), saved_model)
+        else:
+            raise LoadError(f"{path} holds no saved_model.pb or saved_model.pbtxt (half written, or no SavedModel)")
+    except (DecodeError, text_format.ParseError, UnicodeDecodeError, OSError) as error:
+        raise LoadError(f"{binary if binary.is_file() else text} is not a readable SavedModel", error) from None
     for meta_graph in saved_model.meta_graphs:
         if SERVE_TAG in meta_graph.meta_info_def.tags:
             return meta_graph
-    raise ValueError(f"{path} has no meta graph tagged '{SERVE_TAG}'")
+    raise LoadError(f"{binary if binary.is_file() else text} has no meta graph tagged '{SERVE_TAG}'")
 
 
 class Servable:
-    """A model version ready to answer requests; loading it may fail, serving it does not change it."""
+    """A model version ready to answer requests; loading it may fail (LoadError), serving it does not change it."""
 
     def __init__(self, name: str, version: int, path: Path, warm_up: bool = True):
         self.name = name
         self.version = version
         meta_graph = _read_meta_graph(path)
         self._signature_defs = meta_graph.signature_def
-        self._module = tf.saved_model.load(str(path), tags=[SERVE_TAG])
+        try:
+            self._module = tf.saved_model.load(str(path), tags=[SERVE_TAG])
+        except Exception as error:  # TF's message names the variable or asset file where it knows it
+            raise LoadError(f"{path}: the SavedModel does not load", error) from None
         self._signatures = {key: Signature(key, function, meta_graph.signature_def[key])
                             for key, function in self._module.signatures.items()}
         if warm_up:
@@ -151,13 +172,18 @@ class Servable:
                              self.version, signature.name, error.message[:200])
             return
         replayed = 0
-        for record in tf.data.TFRecordDataset(str(warmup_file)).as_numpy_iterator():
-            entry = prediction_log_pb2.PredictionLog.FromString(record)
-            if entry.WhichOneof("log_type") != "predict_log":
-                raise ValueError(f"{warmup_file} record {replayed} is a {entry.WhichOneof('log_type')}; "
-                                 "this server replays predict_log requests only")
-            request = entry.predict_log.request
-            self.signature(request.model_spec.signature_name).run(
-                {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()})
-            replayed += 1
+        try:
+            for record in tf.data.TFRecordDataset(str(warmup_file)).as_numpy_iterator():
+                entry = prediction_log_pb2.PredictionLog.FromString(record)
+                if entry.WhichOneof("log_type") != "predict_log":
+                    raise LoadError(f"{warmup_file} record {replayed} is a {entry.WhichOneof('log_type')}; "
+                                    "this server replays predict_log requests only")
+                request = entry.predict_log.request
+                self.signature(request.model_spec.signature_name).run(
+                    {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()})
+                replayed += 1
+        except LoadError:
+            raise
+        except Exception as error:  # a failing warmup request fails the load, as in TF Serving
+            raise LoadError(f"{warmup_file} record {replayed}", error) from None
         log.info("%s version %d: replayed %d warmup request(s)", self.name, self.version, replayed)

@@ -19,13 +19,16 @@ from tornado.netutil import bind_sockets
 from avrec.config import ServingConfig
 from avrec.errors import AvrecError
 from avrec.serving.grpc_service import add_services
+from avrec.serving.limits import RequestRunner
 from avrec.serving.repository import ModelRepository
-from avrec.serving.rest import make_app
+from avrec.serving.rest import http_server_options, make_app
 
 log = logging.getLogger(__name__)
 
-# TF Serving sets no gRPC message limit; grpcio's default of 4 MiB would cut off large embedding batches.
-_GRPC_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+
+def _grpc_options(config: ServingConfig) -> list[tuple[str, int]]:
+    """A request message is bounded like a REST body (grpcio answers RESOURCE_EXHAUSTED beyond); answers are not."""
+    return [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", config.max_body_bytes)]
 
 
 class ModelServer:
@@ -41,11 +44,10 @@ class ModelServer:
         self.rest_port = config.rest_port
         self.grpc_port = config.grpc_port
         self.poll_seconds = config.poll_seconds
-        self._workers = config.workers
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._grpc: grpc.Server | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._runner: RequestRunner | None = None
         self._rest_loop: asyncio.AbstractEventLoop | None = None
         self._rest_stop: asyncio.Event | None = None
 
@@ -58,16 +60,19 @@ class ModelServer:
         except OSError as error:
             raise AvrecError(f"cannot listen for REST on {self.host}:{self.rest_port}: {error.strerror}") from None
         self.rest_port = sockets[0].getsockname()[1]
-        self._grpc = grpc.server(ThreadPoolExecutor(self._workers, thread_name_prefix="avrec-grpc"),
-                                 options=_GRPC_OPTIONS)
-        add_services(self._grpc, self.repository)
+        self._runner = RequestRunner(self.config)
+        # A thread per RPC, waiting for its work on the runner; beyond max_in_flight RPCs grpcio answers
+        # RESOURCE_EXHAUSTED at once rather than queue them without bound.
+        self._grpc = grpc.server(ThreadPoolExecutor(self.config.max_in_flight, thread_name_prefix="avrec-grpc"),
+                                 options=_grpc_options(self.config),
+                                 maximum_concurrent_rpcs=self.config.max_in_flight)
+        add_services(self._grpc, self.repository, self._runner)
         try:
             self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
         except RuntimeError as error:
             for sock in sockets:
                 sock.close()
             raise AvrecError(f"cannot listen for gRPC on {self.host}:{self.grpc_port}: {error}") from None
-        self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="avrec-predict")
         self._grpc.start()
         ready = threading.Event()
         self._spawn("avrec-rest", self._run_rest, sockets, ready)
@@ -82,7 +87,7 @@ class ModelServer:
 
     def _run_rest(self, sockets, ready: threading.Event) -> None:
         async def serve():
-            server = HTTPServer(make_app(self.repository, self._executor))
+            server = HTTPServer(make_app(self.repository, self._runner), **http_server_options(self.config))
             server.add_sockets(sockets)
             self._rest_loop = asyncio.get_running_loop()
             self._rest_stop = asyncio.Event()
@@ -111,8 +116,8 @@ class ModelServer:
             self._grpc.stop(grace=1).wait()
         for thread in self._threads:
             thread.join()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        if self._runner is not None:
+            self._runner.shutdown()
 
     def serve_forever(self) -> None:
         """Block until SIGTERM or Ctrl-C, then stop."""

@@ -12,17 +12,21 @@ import sys
 import traceback
 
 import avrec  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
-from avrec.cli import recommend, refresh, run, search, serve, similar
+from avrec.cli import compile_spec, recommend, refresh, retrain, run, search, serve, similar
 from avrec.errors import AvrecError
 
-COMMANDS = (run, recommend, similar, search, refresh, serve)
+# (adds the command's parser, does its work)
+COMMANDS = ((run.add_parser, run.run), (retrain.add_parser, retrain.run),
+            (retrain.add_schedule_parser, retrain.run_schedule), (compile_spec.add_parser, compile_spec.run),
+            (recommend.add_parser, recommend.run), (similar.add_parser, similar.run), (search.add_parser, search.run),
+            (refresh.add_parser, refresh.run), (serve.add_parser, serve.run))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="avrec", description="Audio/video recommender: train, push, serve, query.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_parser(commands).set_defaults(handler=command.run)
+    for add_parser, handler in COMMANDS:
+        add_parser(commands).set_defaults(handler=handler)
     return parser
 
 

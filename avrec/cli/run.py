@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from avrec.cli.options import add_output
-from avrec.config import DataConfig, ModelConfig, RunConfig, default
+from avrec.config import DataConfig, ModelConfig, PipelineConfig, RunConfig, default
 
 
 def _holdout(value: str) -> float:
@@ -17,6 +17,15 @@ def _holdout(value: str) -> float:
 def add_parser(commands) -> argparse.ArgumentParser:
     parser = commands.add_parser("run", help="run the TFX pipeline: data -> validation -> training -> evaluation "
                                              "-> push")
+    add_pipeline_options(parser)
+    parser.add_argument("--runner", choices=("local", "beam"), default=default(PipelineConfig, "runner"),
+                        help="TFX's LocalDagRunner or BeamDagRunner on this machine (default: %(default)s; "
+                             "`avrec compile --runner kubeflow` for Kubeflow / Vertex)")
+    return parser
+
+
+def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a pipeline run, shared by run, retrain, schedule and compile."""
     parser.add_argument("--data", default=default(DataConfig, "source"),
                         help="embedded dataset name or a path (default: %(default)s)")
     parser.add_argument("--format", default=default(DataConfig, "format"),
@@ -39,15 +48,33 @@ def add_parser(commands) -> argparse.ArgumentParser:
                              "vision (default: %(default)s)")
     parser.add_argument("--finetune-text", action="store_true",
                         help="fine-tune the text encoder end to end (slow on CPU: meant for a GPU)")
-    return parser
+    parser.add_argument("--learning-rate", type=float, default=default(ModelConfig, "learning_rate"),
+                        help="training learning rate (default: %(default)s)")
+    parser.add_argument("--span-window", type=int, default=default(DataConfig, "span_window"),
+                        help="with span folders: train on the latest N spans (default: %(default)s)")
+    parser.add_argument("--span-eval-fraction", type=float, default=default(DataConfig, "span_eval_fraction"),
+                        help="with span folders: the newest span's latest share of interactions evaluated "
+                             "(default: %(default)s)")
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="with span folders: train from scratch instead of warm-starting from the latest "
+                             "blessed model")
+    parser.add_argument("--keep-versions", type=int, default=default(PipelineConfig, "keep_versions"),
+                        help="the serving directory keeps the newest N versions (default: %(default)s)")
+    parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
+                        help="an argument for every Beam step, e.g. --beam-arg=--runner=DataflowRunner (repeat; "
+                             "default: DirectRunner, multi-processing, one worker per core)")
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
+def config_from_args(args: argparse.Namespace, runner: str | None = None) -> RunConfig:
     data = DataConfig(source=args.data, format=args.format, holdout_last=args.holdout_last,
-                      max_bad_fraction=args.max_bad_fraction, cold_item_fraction=args.cold_items)
+                      max_bad_fraction=args.max_bad_fraction, cold_item_fraction=args.cold_items,
+                      span_window=args.span_window, span_eval_fraction=args.span_eval_fraction)
     model = ModelConfig(epochs=args.epochs, content=not args.no_content, fusion=args.fusion,
-                        finetune_text=args.finetune_text)
-    return RunConfig(output_dir=args.output, model_name=args.model_name, data=data, model=model)
+                        finetune_text=args.finetune_text, learning_rate=args.learning_rate,
+                        warm_start=not args.from_scratch)
+    pipeline = PipelineConfig(runner=runner or getattr(args, "runner", "local"), beam_args=tuple(args.beam_arg),
+                              keep_versions=args.keep_versions, **({"image": args.image} if "image" in args else {}))
+    return RunConfig(output_dir=args.output, model_name=args.model_name, data=data, model=model, pipeline=pipeline)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import tensorflow as tf
 from avrec import features as F
 
 
-def _feature(value) -> tf.train.Feature:
+def feature(value) -> tf.train.Feature:
     if isinstance(value, (list, tuple)):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode() for v in value]))
     if isinstance(value, str):
@@ -23,14 +23,15 @@ def _feature(value) -> tf.train.Feature:
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
 
 
+def serialize(values: Mapping[str, object]) -> bytes:
+    """One tf.Example of named values (str, float, int, or a list of str)."""
+    return tf.train.Example(features=tf.train.Features(
+        feature={name: feature(value) for name, value in values.items()})).SerializeToString()
+
+
 def serialize_rows(frame: pd.DataFrame, columns: Iterable[str]) -> list[bytes]:
     columns = list(columns)
-    records = []
-    for row in frame[columns].itertuples(index=False, name=None):
-        example = tf.train.Example(features=tf.train.Features(
-            feature={name: _feature(value) for name, value in zip(columns, row)}))
-        records.append(example.SerializeToString())
-    return records
+    return [serialize(dict(zip(columns, row))) for row in frame[columns].itertuples(index=False, name=None)]
 
 
 def _dataset(pattern: str) -> tf.data.Dataset:
@@ -39,17 +40,21 @@ def _dataset(pattern: str) -> tf.data.Dataset:
     return tf.data.TFRecordDataset(files, compression_type=compression)
 
 
+def iter_examples(patterns: str | Iterable[str], spec: Mapping, batch_size: int = 8192):
+    """The files matching the pattern(s) as batches of parsed tensors (ragged for variable-length features): memory
+    bounded by the batch, not the files."""
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        for batch in _dataset(pattern).batch(batch_size):
+            parsed = tf.io.parse_example(batch, spec)
+            yield {name: tf.RaggedTensor.from_sparse(value) if isinstance(spec[name], tf.io.VarLenFeature) else value
+                   for name, value in parsed.items()}
+
+
 def read_examples(pattern: str, spec: Mapping[str, tf.io.FixedLenFeature | tf.io.VarLenFeature]):
-    """Parse the files matching `pattern` into a dict of tensors (ragged for variable-length features)."""
-    batches = [tf.io.parse_example(batch, spec) for batch in _dataset(pattern).batch(4096)]
-    merged = {}
-    for name, value in spec.items():
-        parts = [b[name] for b in batches]
-        if isinstance(value, tf.io.VarLenFeature):
-            merged[name] = tf.concat([tf.RaggedTensor.from_sparse(p) for p in parts], axis=0)
-        else:
-            merged[name] = tf.concat(parts, axis=0)
-    return merged
+    """Parse the files matching `pattern` into a dict of tensors (ragged for variable-length features): for what is
+    as small as the catalog; stream anything as large as the interactions with iter_examples."""
+    batches = list(iter_examples(pattern, spec, 4096))
+    return {name: tf.concat([batch[name] for batch in batches], axis=0) for name in spec}
 
 
 def read_frame(pattern: str, names: Iterable[str]) -> pd.DataFrame:

@@ -53,11 +53,14 @@ class BadRowReport:
         self.add_many(source, reason, [line], lambda _: text)
 
     def add_many(self, source: str, reason: str, lines: Sequence[int], text_of: Callable[[int], str]) -> None:
-        """Many bad rows with one reason; `text_of(line)` is only called for the few kept as examples."""
+        """Many bad rows with one reason; `text_of(line)` is only called for the few kept as examples: the lowest
+        line numbers, so reports of a file's chunks merge into the report of the whole file."""
         entry = self._file(source).reasons.setdefault(reason, _Reason())
         entry.count += len(lines)
-        for line in lines[:MAX_EXAMPLES - len(entry.examples)]:
-            entry.examples.append((int(line), _truncate(text_of(int(line)))))
+        kept = {line for line, _ in entry.examples}
+        candidates = sorted(kept | {int(line) for line in sorted(lines)[:MAX_EXAMPLES]})[:MAX_EXAMPLES]
+        known = dict(entry.examples)
+        entry.examples = [(line, known[line] if line in known else _truncate(text_of(line))) for line in candidates]
 
     def count_rows(self, source: str, n: int) -> None:
         """Rows read from `source` (bad ones included), the denominator of its bad fraction."""
@@ -92,6 +95,29 @@ class BadRowReport:
         if failures:
             raise DataError(f"too many bad rows (more than max_bad_fraction={max_bad_fraction:g} of a file): "
                             + " | ".join(failures))
+
+    @classmethod
+    def merged(cls, reports) -> "BadRowReport":
+        """One report of many (the chunks of files read by several workers)."""
+        merged = cls()
+        for report in reports:
+            for source, file in report._files.items():
+                merged.count_rows(source, file.rows)
+                for reason, entry in file.reasons.items():
+                    texts = dict(entry.examples)
+                    merged.add_many(source, reason, [line for line, _ in entry.examples], texts.__getitem__)
+                    merged._files[source].reasons[reason].count += entry.count - len(entry.examples)
+        return merged
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "BadRowReport":
+        report = cls()
+        for source, file in values["files"].items():
+            report.count_rows(source, file["rows"])
+            for reason, entry in file["reasons"].items():
+                report._file(source).reasons[reason] = _Reason(
+                    entry["count"], [(example["line"], example["text"]) for example in entry["examples"]])
+        return report
 
     def to_dict(self) -> dict:
         return {

@@ -1,13 +1,19 @@
-"""Time-based train/eval split with history features.
+"""The train/eval split with history features, decided one user at a time (the pipeline groups events by user).
 
-Protocol: each user's interactions are ordered by timestamp, ties broken by item id, so the split is deterministic.
-The latest `holdout_last` of them (a count, or a fraction of the user's interactions) become evaluation examples and
-training never sees them; every user keeps at least one training interaction. In cold-start mode a share of the
-items (chosen by a hash of their id, so the choice is stable) is held out of training entirely: every interaction
-with them is an evaluation example marked `cold`, and they never appear in a training history either. Every example carries the items the
-user interacted with before it, oldest first, as `history`: training examples keep the last `max_history` of them,
-evaluation examples keep all of them, because evaluation excludes everything the user has already seen from the
-ranking and the model reads only the most recent ones.
+Each user's events are ordered by timestamp, ties broken by item id, so the split is deterministic. An exact repeat
+(same item and timestamp) is one event: one is kept (the highest rating) and the repeats are reported. Every example
+carries the items the user interacted with before it, oldest first, as `history`: training examples keep the last
+`max_history` of them, evaluation examples keep all of them, because evaluation excludes everything the user has
+already seen from the ranking and the model reads only the most recent ones.
+
+Two protocols:
+- one dataset (`newest_span` None): each user's latest `holdout_last` interactions (a count, or a fraction) are
+  evaluated and training never sees them; a user always keeps one training interaction. In cold-start mode a share
+  of the items (chosen by a hash of their id, so the choice is stable) is held out of training entirely: every
+  interaction with them is an evaluation example marked `cold`, and they never appear in a training history.
+- spans: the newest span's events at or after `cutoff` are evaluated, so every evaluation example is later than
+  every training example; its earlier events are training examples, and so are the previous span's events at or
+  after that span's own cut, which were its evaluation examples when it was the newest.
 """
 from __future__ import annotations
 
@@ -15,21 +21,30 @@ import dataclasses
 import hashlib
 import math
 
-import numpy as np
-import pandas as pd
-
-from avrec import features as F
-from avrec.config import DataConfig
-
+Event = tuple[int, str, float, int]  # (timestamp, item_id, rating, span)
+TRAIN, EVAL = "train", "eval"
 
 
 @dataclasses.dataclass(frozen=True)
-class SplitExamples:
-    """Interaction examples, one row per interaction: user_id, item_id, rating, timestamp, history (list of item
-    ids), cold, and the target item's features (title, genres, text)."""
+class SplitPlan:
+    holdout_last: float = 10
+    min_user_interactions: int = 2
+    max_history: int = 50
+    cold: frozenset[str] = frozenset()
+    newest_span: int | None = None
+    cutoff: int | None = None
+    previous_span: int | None = None
+    previous_cutoff: int | None = None
 
-    train: pd.DataFrame
-    eval: pd.DataFrame
+
+@dataclasses.dataclass(frozen=True)
+class UserExample:
+    item_id: str
+    rating: float
+    timestamp: int
+    history: list[str]
+    cold: int
+    role: str  # TRAIN or EVAL
 
 
 def holdout_count(n_interactions: int, holdout_last: float) -> int:
@@ -38,40 +53,56 @@ def holdout_count(n_interactions: int, holdout_last: float) -> int:
     return max(0, min(wanted, n_interactions - 1))
 
 
-def cold_items(item_ids, fraction: float) -> set[str]:
+def cold_items(item_ids, fraction: float) -> frozenset[str]:
     """The `fraction` of the given items whose id hashes lowest: deterministic across runs and machines."""
     unique = sorted(set(item_ids), key=lambda item: hashlib.sha1(item.encode()).hexdigest())
-    return set(unique[:round(fraction * len(unique))])
+    return frozenset(unique[:round(fraction * len(unique))])
 
 
-def time_split(interactions: pd.DataFrame, catalog: pd.DataFrame, config: DataConfig) -> SplitExamples:
-    ordered = interactions.sort_values(["user_id", "timestamp", "item_id"], kind="mergesort").reset_index(drop=True)
-    users = ordered["user_id"].to_numpy()
-    items = ordered["item_id"].to_numpy()
-    boundaries = np.flatnonzero(np.r_[True, users[1:] != users[:-1], True])
+def _distinct(events: list[Event]) -> tuple[list[Event], list[Event]]:
+    """(events in order, one per (timestamp, item): the highest rating; the repeats)."""
+    ordered = sorted(events, key=lambda event: (event[0], event[1], -event[2], event[3]))
+    kept, repeats = [], []
+    for event in ordered:
+        if kept and kept[-1][:2] == event[:2]:
+            repeats.append(event)
+        else:
+            kept.append(event)
+    return kept, repeats
 
-    cold = np.isin(items, list(cold_items(items, config.cold_item_fraction))) if config.cold_item_fraction else \
-        np.zeros(len(ordered), dtype=bool)
-    is_eval = cold.copy()
-    histories: list[list[str]] = [None] * len(ordered)  # type: ignore[list-item]
-    for start, end in zip(boundaries[:-1], boundaries[1:]):
-        warm_rows = start + np.flatnonzero(~cold[start:end])
-        n_warm = len(warm_rows)
-        n_eval = holdout_count(n_warm, config.holdout_last) if n_warm >= config.min_user_interactions else 0
-        is_eval[warm_rows[n_warm - n_eval:]] = True
-        sequence = items[start:end].tolist()
-        trainable: list[str] = []  # the user's earlier warm items: what a training example may see
-        for position in range(end - start):
-            row = start + position
-            if is_eval[row]:
-                histories[row] = sequence[:position]
-            else:
-                histories[row] = trainable[-config.max_history:]
-            if not cold[row]:
-                trainable.append(sequence[position])
 
-    ordered["history"] = histories
-    ordered["cold"] = cold.astype(np.int64)
-    examples = ordered.join(catalog.set_index(F.ITEM_ID)[list(F.ITEM_CONTENT_FEATURES)], on=F.ITEM_ID)
-    return SplitExamples(train=examples[~is_eval].reset_index(drop=True),
-                         eval=examples[is_eval].reset_index(drop=True))
+def _roles_one_dataset(events: list[Event], plan: SplitPlan) -> list[str | None]:
+    cold = [event[1] in plan.cold for event in events]
+    warm = [position for position, is_cold in enumerate(cold) if not is_cold]
+    n_eval = holdout_count(len(warm), plan.holdout_last) if len(warm) >= plan.min_user_interactions else 0
+    held_out = set(warm[len(warm) - n_eval:]) | {position for position, is_cold in enumerate(cold) if is_cold}
+    return [EVAL if position in held_out else TRAIN for position in range(len(events))]
+
+
+def _roles_spans(events: list[Event], plan: SplitPlan) -> list[str | None]:
+    """Roles of the events this run emits; None for the window's older events (history only)."""
+    roles = []
+    for timestamp, _, _, span in events:
+        if span == plan.newest_span:
+            roles.append(EVAL if timestamp >= plan.cutoff else TRAIN)
+        elif span == plan.previous_span and plan.previous_cutoff is not None and timestamp >= plan.previous_cutoff:
+            roles.append(TRAIN)
+        else:
+            roles.append(None)
+    return roles
+
+
+def split_user(events: list[Event], plan: SplitPlan) -> tuple[list[UserExample], list[Event]]:
+    """One user's examples, and the repeated events left out."""
+    events, repeats = _distinct(events)
+    roles = _roles_one_dataset(events, plan) if plan.newest_span is None else _roles_spans(events, plan)
+    examples, seen, trainable = [], [], []
+    for (timestamp, item, rating, _), role in zip(events, roles):
+        is_cold = item in plan.cold
+        if role is not None:
+            history = list(seen) if role == EVAL else trainable[-plan.max_history:]
+            examples.append(UserExample(item, rating, timestamp, history, int(is_cold), role))
+        seen.append(item)
+        if not is_cold and role != EVAL:
+            trainable.append(item)
+    return examples, repeats

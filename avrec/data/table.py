@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -138,7 +139,7 @@ def _line_array(raw: bytes) -> pa.Array:
     return pc.utf8_rtrim(lines, characters="\r\n")
 
 
-def _blank_undecodable(raw: bytes) -> tuple[bytes, dict[int, str]]:
+def _blank_undecodable(raw: bytes, offset: int) -> tuple[bytes, dict[int, str]]:
     """Empties lines that are not valid UTF-8, keeping line numbers; returns them by line with their best reading."""
     parts = raw.split(b"\n")
     bad = {}
@@ -146,7 +147,7 @@ def _blank_undecodable(raw: bytes) -> tuple[bytes, dict[int, str]]:
         try:
             part.decode("utf-8")
         except UnicodeDecodeError:
-            bad[index + 1] = part.decode("utf-8", "replace").rstrip("\r")
+            bad[index + 1 + offset] = part.decode("utf-8", "replace").rstrip("\r")
             parts[index] = b""
     return b"\n".join(parts), bad
 
@@ -171,28 +172,85 @@ def _quoted_records(lines: pa.Array, starts: np.ndarray, sep: str, width: int, m
         yield start + 1, fields
 
 
+@dataclasses.dataclass(frozen=True)
+class Chunk:
+    """A piece of a source file that one worker reads: bytes [start, end) beginning at 1-based line `first_line`
+    (delimited text), or one row group whose first row is row `first_line` (Parquet)."""
+
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
+    row_group: int | None = None
+
+
+def header_names(path: Path, *, sep: str, encoding: str, quoting: bool = False) -> tuple[tuple[str, ...], int]:
+    """The column names in a file's first line, and the byte where the line after it starts."""
+    with open(path, "rb") as handle:
+        raw = handle.readline()
+    end = len(raw)
+    raw = raw.decode("latin-1").encode("utf-8") if encoding == "latin-1" else raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        header = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        header = ""
+    if not header:
+        raise DataError(f"{path.name} has no readable header line")
+    names = next(csv.reader([header], delimiter=sep)) if quoting else header.split(sep)
+    return tuple(name.strip() for name in names), end
+
+
+def line_chunks(path: Path, start: int, chunk_bytes: int) -> list[Chunk]:
+    """The file from byte `start` (which begins line 2 after a header, or line 1) cut at line ends into pieces of
+    about chunk_bytes, each with the number of its first line; the file is scanned _CHUNK bytes at a time."""
+    size = path.stat().st_size
+    chunks, line = [], 2 if start else 1
+    with open(path, "rb") as handle:
+        while start < size:
+            handle.seek(min(start + chunk_bytes, size))
+            tail = handle.readline() if start + chunk_bytes < size else b""
+            end = min(start + chunk_bytes, size) + len(tail)
+            chunks.append(Chunk(start, end, line))
+            handle.seek(start)
+            remaining = end - start
+            while remaining:
+                block = handle.read(min(_CHUNK, remaining))
+                line += block.count(b"\n")
+                remaining -= len(block)
+            start = end
+    return chunks
+
+
+def _read_bytes(path: Path, chunk: Chunk) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(chunk.start)
+        return handle.read() if chunk.end is None else handle.read(chunk.end - chunk.start)
+
+
 def read_delimited(path: Path, report: BadRowReport, *, sep: str, encoding: str,
-                   names: tuple[str, ...] | None = None, quoting: bool = False, multiline: bool = False) -> Table:
-    """Reads a delimited text file one record per line (blank lines skipped).
+                   names: tuple[str, ...] | None = None, quoting: bool = False, multiline: bool = False,
+                   chunk: Chunk = Chunk()) -> Table:
+    """Reads a delimited text file (or one chunk of it) one record per line (blank lines skipped).
 
     `names` None: the first line is the header. `quoting`: CSV double-quote rules apply (movies.csv titles have
-    commas); `multiline`: quoted values may span lines. Rows with the wrong number of fields, broken quoting or
-    undecodable bytes are reported; everything else comes back as string columns."""
+    commas); `multiline`: quoted values may span lines (never across chunks: only whole small files are read so).
+    Rows with the wrong number of fields, broken quoting or undecodable bytes are reported; everything else comes
+    back as string columns, each row with its line number in the whole file."""
     source = path.name
-    raw = path.read_bytes()
+    raw = _read_bytes(path, chunk)
+    offset = chunk.first_line - 1
     undecodable: dict[int, str] = {}
     if encoding == "latin-1":
         raw = raw.decode("latin-1").encode("utf-8")
     else:
-        raw = raw.removeprefix(codecs.BOM_UTF8)
+        raw = raw.removeprefix(codecs.BOM_UTF8) if chunk.start == 0 else raw
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError:
-            raw, undecodable = _blank_undecodable(raw)
+            raw, undecodable = _blank_undecodable(raw, offset)
     lines = _line_array(raw)
 
     def text_of(line: int) -> str:
-        return undecodable[line] if line in undecodable else lines[line - 1].as_py()
+        return undecodable[line] if line in undecodable else lines[line - 1 - offset].as_py()
 
     first = 0
     if names is None:
@@ -216,14 +274,14 @@ def read_delimited(path: Path, report: BadRowReport, *, sep: str, encoding: str,
         starts = np.flatnonzero(record & _mask(pc.match_substring(lines, '"')))
         for line, fields in _quoted_records(lines, starts, sep, len(names), multiline, consumed):
             if fields is None:
-                broken.append(line)
+                broken.append(line + offset)
             elif len(fields) != len(names):
-                wrong_lines.append(line)
+                wrong_lines.append(line + offset)
             else:
-                quoted.append((line, fields))
+                quoted.append((line + offset, fields))
     plain = record & ~consumed
     parts = pc.split_pattern(lines.filter(pa.array(plain)), pattern=sep)
-    row_lines = np.flatnonzero(plain).astype(np.int64) + 1
+    row_lines = np.flatnonzero(plain).astype(np.int64) + 1 + offset
     wrong = pc.list_value_length(parts).to_numpy(zero_copy_only=False) != len(names)
     if wrong.any():
         wrong_lines.extend(row_lines[wrong].tolist())
@@ -249,17 +307,30 @@ def read_delimited(path: Path, report: BadRowReport, *, sep: str, encoding: str,
     return Table(source, columns, row_lines, text_of, report)
 
 
-def read_parquet(path: Path, report: BadRowReport) -> Table:
-    """Reads a Parquet file; a row's 'line' is its 1-based position, its text the row's values."""
+def parquet_chunks(path: Path) -> list[Chunk]:
+    """One chunk per row group, each with the 1-based position of its first row."""
     try:
-        table = pq.read_table(path)
+        metadata = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException) as error:
+        raise DataError(f"cannot read {path.name} as Parquet: {error}") from None
+    firsts = np.cumsum([0] + [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)])
+    return [Chunk(first_line=int(firsts[i]) + 1, row_group=i) for i in range(metadata.num_row_groups)]
+
+
+def read_parquet(path: Path, report: BadRowReport, chunk: Chunk = Chunk()) -> Table:
+    """Reads a Parquet file (or one row group of it); a row's 'line' is its 1-based position in the file, its text
+    the row's values."""
+    try:
+        table = pq.read_table(path) if chunk.row_group is None else pq.ParquetFile(path).read_row_group(
+            chunk.row_group)
     except (OSError, pa.ArrowException) as error:
         raise DataError(f"cannot read {path.name} as Parquet: {error}") from None
 
     def text_of(line: int) -> str:
-        row = table.slice(line - 1, 1).to_pylist()[0]
+        row = table.slice(line - chunk.first_line, 1).to_pylist()[0]
         return ", ".join(f"{name}={value!r}" for name, value in row.items())
 
     report.count_rows(path.name, table.num_rows)
     columns = {name: table.column(name).combine_chunks() for name in table.column_names}
-    return Table(path.name, columns, np.arange(1, table.num_rows + 1, dtype=np.int64), text_of, report)
+    lines = np.arange(chunk.first_line, chunk.first_line + table.num_rows, dtype=np.int64)
+    return Table(path.name, columns, lines, text_of, report)

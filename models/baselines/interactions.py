@@ -37,6 +37,10 @@ class TrainingInteractions:
         _, user_rows = np.unique(np.asarray(users), return_inverse=True)
         return cls(user_rows.astype(np.int64), positions(items, catalog_index), len(catalog_index))
 
+    def item_counts(self) -> np.ndarray:
+        known = self.item_positions[self.item_positions >= 0]
+        return np.bincount(known, minlength=self.num_items).astype(np.float32)
+
     def user_item(self) -> sparse.csr_matrix:
         """Binary users x items matrix of who interacted with what."""
         keep = self.item_positions >= 0

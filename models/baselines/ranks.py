@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from avrec.models.baselines.content_only import ContentOnly
-from avrec.models.baselines.interactions import TrainingInteractions, incidence, positions
+from avrec.models.baselines.interactions import TrainingInteractions, incidence
 from avrec.models.baselines.itemknn import ItemKnn
 from avrec.models.baselines.popularity import Popularity
 from avrec.models.baselines.random_scores import RandomScores
@@ -17,19 +17,18 @@ BATCH = 1024
 HEADLINE = ("popularity", "itemknn")
 
 
-def baseline_ranks(train_users, train_items, eval_items, eval_histories, catalog_ids,
-                   item_text: np.ndarray | None = None, seed: int = 0) -> dict[str, np.ndarray]:
-    """Target ranks of every eval example under each baseline. Ids are bytes; histories are lists of ids;
-    item_text, when given, holds the catalog's text embeddings in catalog_ids order."""
-    index = {item: position for position, item in enumerate(catalog_ids)}
-    train = TrainingInteractions.from_ids(train_users, train_items, index)
-    baselines = [Popularity(train), ItemKnn(train), RandomScores(len(index), seed),
+def baseline_ranks(item_counts: np.ndarray, knn_train: TrainingInteractions, targets: np.ndarray,
+                   histories: list[np.ndarray], item_text: np.ndarray | None = None,
+                   seed: int = 0) -> dict[str, np.ndarray]:
+    """Target ranks of every eval example under each baseline. Items are catalog positions (targets [n],
+    histories a list of arrays); popularity counts every training interaction, item-kNN learns from `knn_train`
+    (all training users, or a sample); item_text, when given, holds the catalog's text embeddings in catalog order."""
+    num_items = len(item_counts)
+    baselines = [Popularity(item_counts), ItemKnn(knn_train), RandomScores(num_items, seed),
                  *([ContentOnly(item_text)] if item_text is not None else [])]
-    targets = positions(eval_items, index)
-    histories = [positions(h, index) for h in eval_histories]
     ranks = {baseline.name: [] for baseline in baselines}
     for start in range(0, len(targets), BATCH):
-        history_matrix = incidence(histories[start:start + BATCH], len(index))
+        history_matrix = incidence(histories[start:start + BATCH], num_items)
         excluded = tf.constant(history_matrix.toarray() > 0)
         batch_targets = tf.constant(targets[start:start + BATCH])
         for baseline in baselines:

@@ -13,7 +13,6 @@ def test_component_in_a_pipeline_writes_an_artifact_read_content_reads(runs, med
     from avrec import features as F
     from avrec.components.content_embedder import ContentEmbedder
     from avrec.data.examples import serialize_rows
-    from avrec.data.prepare import CATALOG_PATTERN
     from avrec.fingerprint import code_fingerprint
     from tests.support.media import catalog_frame, catalog_rows
 
@@ -26,7 +25,7 @@ def test_component_in_a_pipeline_writes_an_artifact_read_content_reads(runs, med
 
     catalog = tfx.components.ImportExampleGen(
         input_base=str(prepared),
-        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="items", pattern=CATALOG_PATTERN)]),
+        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="items", pattern="catalog/items/*")]),
         output_config=tfx.proto.Output(split_config=tfx.proto.SplitConfig(
             splits=[tfx.proto.SplitConfig.Split(name="items", hash_buckets=1)])))
     embedder = ContentEmbedder(catalog=catalog.outputs["examples"], encoders=runs["encoders"].to_json(),

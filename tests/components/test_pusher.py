@@ -21,3 +21,14 @@ def test_the_newest_version_with_the_same_files_is_the_served_copy(tmp_path):
     assert served_copy(str(model), str(base)) is None
     other = _model(tmp_path / "retrained", b"w2")
     assert served_copy(str(other), str(base)) == str(base / "200")
+
+
+def test_pruning_keeps_the_newest_and_the_one_being_served(tmp_path):
+    from avrec.components.pusher import prune
+
+    for version in (1, 2, 3, 4, 5):
+        _model(tmp_path / str(version), str(version).encode())
+    (tmp_path / "not-a-version").mkdir()
+    deleted = prune(str(tmp_path), keep=2, serving=str(tmp_path / "3"))
+    assert sorted(deleted) == [str(tmp_path / "1"), str(tmp_path / "2")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["3", "4", "5", "not-a-version"]

@@ -11,7 +11,9 @@ import pytest
 
 import avrec  # noqa: F401  (before anything imports TensorFlow)
 from avrec.config import EMBEDDED_DATASETS
-from avrec.data.adapters import DUPLICATE_EVENT, FORMATS, LIST_COLUMNS, Dataset, detect_format, load_dataset
+from avrec.data.adapters import Dataset, catalog_ids, load_dataset
+from avrec.data.events import read_events
+from avrec.data.formats import FORMATS, LIST_COLUMNS, detect_format, open_source
 from avrec.data.report import BadRowReport
 from avrec.errors import DataError
 
@@ -260,17 +262,6 @@ def test_generic_parquet_typed_columns(tmp_path):
     }
 
 
-def test_duplicate_events_are_one_event_and_reported(tmp_path):
-    _write(tmp_path / "items.csv", "item_id,title\na,A\nb,B\n")
-    _write(tmp_path / "interactions.csv", "user_id,item_id,weight,timestamp\nu,a,1,5\nu,a,3,5\nu,a,1,6\n"
-                                          "v,a,1,5\nu,b,1,5\nu,a,2,5\n")
-    dataset = load_dataset(tmp_path, max_bad_fraction=1.0)
-    # The first of each (user, item, timestamp) is kept; a re-watch at another time is a new event.
-    assert _rows(dataset.interactions, INTERACTION_COLUMNS) == [
-        ("u", "a", 1.0, 5), ("u", "a", 1.0, 6), ("v", "a", 1.0, 5), ("u", "b", 1.0, 5)]
-    assert _bad(dataset.report, "interactions.csv") == {DUPLICATE_EVENT: (2, [3, 7])}
-
-
 @pytest.mark.parametrize("value", ["1e999", "-1e400", "inf", "nan"])
 def test_non_finite_ratings_are_bad_rows(tmp_path, value):
     _ml_csv(tmp_path, f"userId,movieId,rating,timestamp\n1,1,4,10\n1,2,{value},11\n")
@@ -285,6 +276,33 @@ def test_generic_with_both_rating_and_weight_is_ambiguous(tmp_path):
     _write(tmp_path / "interactions.csv", "user_id,item_id,rating,weight,timestamp\nu,a,1,1,5\n")
     with pytest.raises(DataError, match="both 'rating' and 'weight'"):
         load_dataset(tmp_path)
+
+
+# ---- chunks ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_reading_events_in_small_chunks_gives_the_whole_read(format):
+    """What the pipeline's workers read chunk by chunk equals a whole-file read: rows, line numbers, bad rows."""
+    whole = _load_fixture(format)
+    report = BadRowReport()
+    source = open_source(FIXTURES / format, "auto", report)
+    chunks = source.events.chunks(chunk_bytes=40)
+    assert len(chunks) > 1 or source.events.delimited is None
+    frames = [read_events(source.events, catalog_ids(source.catalog), report, chunk) for chunk in chunks]
+    assert _rows(pd.concat(frames), INTERACTION_COLUMNS) == _rows(whole.interactions, INTERACTION_COLUMNS)
+    assert report.to_dict() == whole.report.to_dict()
+
+
+def test_bad_row_reports_merge_like_one_read():
+    parts = [BadRowReport(), BadRowReport()]
+    for n, part in enumerate(parts):
+        part.count_rows("r.csv", 10)
+        for line in (9 - n, 4 - n, 20 + n):
+            part.add("r.csv", line, "empty id (column 'userId')", f"row {line}")
+    merged = BadRowReport.merged(parts)
+    entry = merged.to_dict()["files"]["r.csv"]
+    assert entry["rows"] == 20 and entry["bad"] == 6
+    assert [example["line"] for example in entry["reasons"]["empty id (column 'userId')"]["examples"]] == [3, 4, 8]
 
 
 # ---- threshold ---------------------------------------------------------------------------------------------------

@@ -1,49 +1,37 @@
-import pandas as pd
 import pytest
 
 from avrec.config import ConfigError, DataConfig
-from avrec.data.split import holdout_count, time_split
-
-CATALOG = pd.DataFrame({"item_id": list("abcdefg"), "title": [f"T{c}" for c in "abcdefg"],
-                        "genres": [["Drama", "Comedy"], [], ["Drama"], [], [], [], []], "text": [""] * 7,
-                        "image_paths": [[]] * 7, "audio_path": [""] * 7, "frame_paths": [[]] * 7})
+from avrec.data.split import EVAL, TRAIN, SplitPlan, cold_items, holdout_count, split_user
 
 
-def interactions(rows):
-    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+def events(items, start=0, span=0, rating=1.0):
+    """One user's events: item i at time start + i."""
+    return [(start + t, item, rating, span) for t, item in enumerate(items)]
+
+
+def roles(examples):
+    return [(example.item_id, example.role) for example in examples]
 
 
 def test_latest_interactions_go_to_eval_with_ties_broken_by_item_id():
-    rows = [("u", "c", 4.0, 30), ("u", "a", 3.0, 10), ("u", "e", 5.0, 30), ("u", "b", 1.0, 20), ("u", "d", 2.0, 30)]
-    split = time_split(interactions(rows), CATALOG, DataConfig(holdout_last=2))
-    assert split.train["item_id"].tolist() == ["a", "b", "c"]
-    assert split.eval["item_id"].tolist() == ["d", "e"]
-    # Shuffled input gives the same split.
-    again = time_split(interactions(rows[::-1]), CATALOG, DataConfig(holdout_last=2))
-    assert again.eval["item_id"].tolist() == ["d", "e"]
+    rows = [(30, "c", 4.0, 0), (10, "a", 3.0, 0), (30, "e", 5.0, 0), (20, "b", 1.0, 0), (30, "d", 2.0, 0)]
+    examples, _ = split_user(rows, SplitPlan(holdout_last=2))
+    assert roles(examples) == [("a", TRAIN), ("b", TRAIN), ("c", TRAIN), ("d", EVAL), ("e", EVAL)]
+    assert roles(split_user(rows[::-1], SplitPlan(holdout_last=2))[0]) == roles(examples)  # order-free
 
 
 def test_history_is_truncated_for_training_and_complete_for_eval():
-    rows = [("u", item, 1.0, t) for t, item in enumerate("abcdefg")]
-    split = time_split(interactions(rows), CATALOG, DataConfig(holdout_last=2, max_history=2))
-    assert split.train["history"].tolist() == [[], ["a"], ["a", "b"], ["b", "c"], ["c", "d"]]
-    assert split.eval["history"].tolist() == [list("abcde"), list("abcdef")]
-
-
-def test_item_features_are_joined():
-    split = time_split(interactions([("u", "a", 1.0, 1), ("u", "b", 1.0, 2)]), CATALOG, DataConfig(holdout_last=1))
-    assert split.train.loc[0, "genres"] == ["Drama", "Comedy"] and split.train.loc[0, "title"] == "Ta"
-    assert split.eval.loc[0, "genres"] == []
+    examples, _ = split_user(events("abcdefg"), SplitPlan(holdout_last=2, max_history=2))
+    assert [e.history for e in examples if e.role == TRAIN] == [[], ["a"], ["a", "b"], ["b", "c"], ["c", "d"]]
+    assert [e.history for e in examples if e.role == EVAL] == [list("abcde"), list("abcdef")]
 
 
 def test_fraction_holdout_and_users_too_short_to_split():
     assert holdout_count(10, 0.25) == 3
     assert holdout_count(10, 3) == 3
     assert holdout_count(3, 10) == 2  # a user always keeps a training interaction
-    rows = [("solo", "a", 1.0, 1), ("pair", "a", 1.0, 1), ("pair", "b", 1.0, 2)]
-    split = time_split(interactions(rows), CATALOG, DataConfig(holdout_last=5))
-    assert split.eval["user_id"].tolist() == ["pair"]
-    assert sorted(split.train["user_id"]) == ["pair", "solo"]
+    assert roles(split_user(events("a"), SplitPlan(holdout_last=5))[0]) == [("a", TRAIN)]
+    assert roles(split_user(events("ab"), SplitPlan(holdout_last=5))[0]) == [("a", TRAIN), ("b", EVAL)]
 
 
 @pytest.mark.parametrize("value", [0, -1, 2.5])
@@ -52,18 +40,36 @@ def test_bad_holdout_is_a_config_error(value):
         DataConfig(holdout_last=value)
 
 
-def test_cold_items_are_held_out_of_training_entirely():
-    from avrec.data.split import cold_items
+def test_exact_repeats_are_one_event_and_reported():
+    rows = [(5, "a", 1.0, 0), (5, "a", 3.0, 0), (6, "a", 1.0, 0), (5, "b", 1.0, 0), (5, "a", 2.0, 0)]
+    examples, repeats = split_user(rows, SplitPlan(holdout_last=1))
+    # One (time, item) event kept, with the highest rating; a re-watch at another time is a new event.
+    assert [(e.timestamp, e.item_id, e.rating) for e in examples] == [(5, "a", 3.0), (5, "b", 1.0), (6, "a", 1.0)]
+    assert sorted(repeats) == [(5, "a", 1.0, 0), (5, "a", 2.0, 0)]
+    assert examples[-1].history == ["a", "b"]  # the repeats are not history either
 
-    rows = [(user, item, 1.0, t) for user in ("u", "v") for t, item in enumerate("abcdefg")]
+
+def test_cold_items_are_held_out_of_training_entirely():
     cold = cold_items(list("abcdefg"), 0.3)
     assert len(cold) == 2 and cold == cold_items(list("gfedcba"), 0.3)  # stable, order-free
-    split = time_split(interactions(rows), CATALOG, DataConfig(holdout_last=1, cold_item_fraction=0.3))
-    assert not set(split.train["item_id"]) & cold
-    assert not any(set(h) & cold for h in split.train["history"])
-    cold_eval = split.eval[split.eval["cold"] == 1]
-    assert sorted(cold_eval["item_id"]) == sorted(list(cold) * 2)  # every interaction with a cold item
-    warm_eval = split.eval[split.eval["cold"] == 0]
-    assert len(warm_eval) == 2 and not set(warm_eval["item_id"]) & cold  # the latest warm item per user
-    last = split.eval.sort_values("timestamp").iloc[-1]
-    assert len(last["history"]) == last["timestamp"]  # eval history: everything before, cold items included
+    examples, _ = split_user(events("abcdefg"), SplitPlan(holdout_last=1, cold=cold))
+    train = [e for e in examples if e.role == TRAIN]
+    assert not {e.item_id for e in train} & cold and not any(set(e.history) & cold for e in train)
+    cold_eval = [e for e in examples if e.cold]
+    assert sorted(e.item_id for e in cold_eval) == sorted(cold) and all(e.role == EVAL for e in cold_eval)
+    warm_eval = [e for e in examples if e.role == EVAL and not e.cold]
+    assert [e.item_id for e in warm_eval] == [max(set("abcdefg") - cold)]  # the latest warm item
+    last = max(examples, key=lambda e: e.timestamp)
+    assert len(last.history) == last.timestamp  # eval history: everything before, cold items included
+
+
+def test_spans_evaluate_only_what_is_later_than_all_training():
+    """Window of spans 1-3, span 3 newest with its cut at time 25; span 2 was cut at 15 when it was the newest."""
+    rows = events("ab", start=0, span=1) + events("cdef", start=12, span=2) + events("ghij", start=23, span=3)
+    plan = SplitPlan(max_history=3, newest_span=3, cutoff=25, previous_span=2, previous_cutoff=15)
+    examples, _ = split_user(rows, plan)
+    # Emitted: span 2's events from its old cut on (now training), span 3's before the cut (training), after (eval).
+    assert roles(examples) == [("f", TRAIN), ("g", TRAIN), ("h", TRAIN), ("i", EVAL), ("j", EVAL)]
+    assert max(e.timestamp for e in examples if e.role == TRAIN) < min(e.timestamp for e in examples
+                                                                         if e.role == EVAL)
+    assert examples[0].history == ["c", "d", "e"] and examples[-1].history == list("abcdefghi")

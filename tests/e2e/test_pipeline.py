@@ -77,8 +77,8 @@ def test_rerun_with_unchanged_inputs_reuses_cached_components_and_pushes_nothing
     served = [number for number, _ in versions.scan(config.model_base_path).versions]
     again = execute(config)
     timings = json.loads((config.output_path / "timings.json").read_text())
-    assert {"InteractionExampleGen", "StatisticsGen", "Transform", "CatalogTrainer", "Baselines",
-            "ContentEmbedder"} <= set(timings["cached"])
+    assert {"EventExampleGen", "CatalogExampleGen", "StatisticsGen", "TimeSplit", "WindowTransform", "CatalogTrainer",
+            "Baselines", "ContentEmbedder"} <= set(timings["cached"])
     # The Evaluator runs again (it now has a baseline); the model it blesses is the one already served.
     assert [number for number, _ in versions.scan(config.model_base_path).versions] == served
     assert again["pushed_model"] == first["pushed_model"] and again["model"] == first["model"]
@@ -130,16 +130,18 @@ def test_a_rating_column_of_strings_stops_the_cli_with_the_column_named(tmp_path
                              str(tmp_path / "out")], capture_output=True, text=True)
     assert result.returncode == 2
     assert "'rating'" in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "out" / "pipeline").exists()
+    assert len(result.stderr.strip().splitlines()) == 1
+    # The events were read and refused: nothing downstream of the ExampleGens ran.
+    assert not (tmp_path / "out" / "pipeline" / "TimeSplit").exists()
 
 
 def test_served_pipeline_model_takes_a_catalog_refresh_without_retraining_or_failed_requests(
         slice_run, movielens_slice, tmp_path):
     import shutil
-    import threading
 
     from avrec.serving.connect import connect
     from server_process import MODEL, avrec_server, wait_until
+    from tests.support.serving import RequestLoop
 
     config, _ = slice_run
     document, _ = pushed_model(config)
@@ -161,24 +163,13 @@ def test_served_pipeline_model_takes_a_catalog_refresh_without_retraining_or_fai
             for name in ("ratings.csv", "tags.csv"):
                 shutil.copy(movielens_slice / name, catalog / name)
 
-            answers, failures, stop = [], [], threading.Event()
-
-            def load():
-                while not stop.is_set():
-                    try:
-                        answers.append(rest.recommend("1", ["1"], 10))
-                    except Exception as error:  # noqa: BLE001  (every failure is counted)
-                        failures.append(error)
-
-            loader = threading.Thread(target=load)
-            loader.start()
-            refreshed = subprocess.run([sys.executable, "-m", "avrec.cli", "refresh-catalog", "--data", str(catalog),
-                                        "--model", str(base / MODEL)], capture_output=True, text=True)
-            assert refreshed.returncode == 0, refreshed.stderr
-            wait_until(lambda: rest.titles(["990001"]) == ["Toy Story (1995)"], timeout=60)
-            stop.set()
-            loader.join()
-            assert failures == [] and len(answers) > 0
+            with RequestLoop(lambda: rest.recommend("1", ["1"], 10)) as loop:
+                refreshed = subprocess.run([sys.executable, "-m", "avrec.cli", "refresh-catalog", "--data",
+                                            str(catalog), "--model", str(base / MODEL)], capture_output=True,
+                                           text=True)
+                assert refreshed.returncode == 0, refreshed.stderr
+                wait_until(lambda: rest.titles(["990001"]) == ["Toy Story (1995)"], timeout=60)
+            assert loop.failures == [] and len(loop.answers) > 0
             similar = [item for item, _ in grpc.similar("1", 100)]
             assert "990001" in similar  # same content as Toy Story: among its nearest items
     finally:

@@ -28,7 +28,7 @@ def test_logq_correction_changes_the_loss_and_training_learns_the_pairing():
     users = np.repeat(np.arange(5), 40)
     items = users + 1  # each user always picks one item
     batch = features(users.tolist(), items.tolist(), [[]] * len(users), config)
-    probabilities = sampling_probabilities(np.array([1, 1, 1, 1, 1, 1, 2, 3, 4, 5]), SIZES.items + 1)
+    probabilities = sampling_probabilities(np.bincount([1, 1, 1, 1, 1, 1, 2, 3, 4, 5], minlength=SIZES.items + 1))
     with_logq = TwoTowerModel(SIZES, config, probabilities)
     without = TwoTowerModel(SIZES, config.__class__(**{**config.to_dict(), "logq_correction": False}), probabilities)
     with_logq.compute_loss(batch), without.compute_loss(batch)  # builds both

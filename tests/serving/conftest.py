@@ -4,12 +4,36 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
+from avrec import contract
 from avrec.serving.connect import connect, open_model
 from avrec.serving.server import ModelServer
 from server_process import official_server
 from tests.support.serving import CATALOG_1, LOOPBACK, MODEL, publish
+
+# Limits small enough for a test to cross each of them with a small request.
+SMALL_LIMITS = LOOPBACK.replace(max_body_bytes=4096, max_batch=4, max_list_length=5, max_tensor_elements=12)
+
+
+class NumericModule(tf.Module):
+    """The numeric inputs the synthetic contract models lack: search_by_embedding's query_embedding [B, 8] (a
+    fixed width above SMALL_LIMITS' list length), and a signature of each other JSON dtype."""
+
+    ITEMS = np.arange(48, dtype=np.float32).reshape(6, 8) / 48
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 8], tf.float32)])
+    def search(self, query_embedding):
+        top = tf.math.top_k(tf.matmul(query_embedding, self.ITEMS, transpose_b=True), k=3)
+        return {contract.ITEM_IDS: tf.gather(tf.constant([f"i{n}" for n in range(6)]), top.indices),
+                contract.SCORES: top.values}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.bool),
+                                  tf.TensorSpec([None, None], tf.float64)])
+    def typed(self, count, flag, weights):
+        return {"total": tf.cast(count, tf.float64) * tf.cast(flag, tf.float64) + tf.reduce_sum(weights, axis=1)}
 
 @pytest.fixture(scope="module")
 def model_base(tmp_path_factory) -> Path:
@@ -17,6 +41,18 @@ def model_base(tmp_path_factory) -> Path:
     (base / MODEL).mkdir()
     publish(CATALOG_1, base / MODEL, 1)
     return base
+
+
+@pytest.fixture(scope="module")
+def numeric_server(tmp_path_factory):
+    """A server of NumericModule, under SMALL_LIMITS."""
+    base = tmp_path_factory.mktemp("numeric")
+    module = NumericModule()
+    tf.saved_model.save(module, str(base / MODEL / "1"), signatures={
+        contract.SEARCH_BY_EMBEDDING: module.search, "typed": module.typed})
+    server = ModelServer(base, MODEL, SMALL_LIMITS).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")

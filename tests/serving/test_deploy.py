@@ -1,4 +1,4 @@
-"""The deployment files serve the pushed directory with the official TF Serving image."""
+"""The deployment files serve the pushed directory with the official TF Serving image, every flag explicit."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,11 +17,14 @@ def test_deployment_files_serve_the_pushed_directory_with_the_official_image():
     assert (model.name, model.base_path, model.model_platform) == (MODEL, f"/models/{MODEL}", "tensorflow")
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]["tf-serving"]
     assert compose["image"].startswith("tensorflow/serving:")
-    assert "--model_config_file=/config/models.config" in compose["command"]
+    flags = ["--port=8500", "--rest_api_port=8501", "--model_config_file=/config/models.config"]
+    assert compose["entrypoint"] == ["/usr/bin/tensorflow_model_server"] and set(flags) <= set(compose["command"])
+    assert sorted(compose["ports"]) == ["0.0.0.0:8500:8500", "0.0.0.0:8501:8501"]  # every interface, explicitly
     assert any(volume.endswith(":/models:ro") for volume in compose["volumes"])
     documents = {doc["kind"]: doc for doc in yaml.safe_load_all((DEPLOY / "kubernetes.yaml").read_text())}
     container = documents["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == compose["image"]
+    assert (container["command"], container["args"]) == (compose["entrypoint"], compose["command"])
     assert container["readinessProbe"]["httpGet"]["path"] == f"/v1/models/{MODEL}"
     assert {port["containerPort"] for port in container["ports"]} == {8500, 8501}
     assert {mount["mountPath"] for mount in container["volumeMounts"]} == {"/models", "/config"}

@@ -28,13 +28,23 @@ BAD_GRPC_PREDICTS = [
     ("batch sizes disagree", predict_request(user_id=tensor_proto(["u1", "u2"]), history=tensor_proto([["i1"]])),
      "INVALID_ARGUMENT", "disagree on the batch size"),
     ("shape and values disagree", predict_request(
-        user_id=tensor_pb2.TensorProto(dtype=tf.float32.as_datatype_enum, tensor_content=b"abc",
-                                       tensor_shape={"dim": [{"size": 1}]}), history=tensor_proto([["i1"]])),
+        user_id=tensor_pb2.TensorProto(dtype=tf.string.as_datatype_enum, string_val=[b"u1", b"u2", b"u3"],
+                                       tensor_shape={"dim": [{"size": 2}]}), history=tensor_proto([["i1"], ["i2"]])),
      "INVALID_ARGUMENT", "input 'user_id' is not a valid TensorProto"),
-    ("huge replicated tensor", predict_request(
-        user_id=tensor_pb2.TensorProto(dtype=tf.float32.as_datatype_enum, float_val=[1.0],
-                                       tensor_shape={"dim": [{"size": 1 << 40}]}), history=tensor_proto([["i1"]])),
-     "INVALID_ARGUMENT", "input 'user_id' has shape [1099511627776]; inputs need sizes >= 0 and at most"),
+    ("dtype without a numpy type", predict_request(
+        user_id=tensor_pb2.TensorProto(dtype=tf.variant.as_datatype_enum, tensor_shape={"dim": [{"size": 1}]}),
+        history=tensor_proto([["i1"]])),
+     "INVALID_ARGUMENT", "input 'user_id' of signature 'serving_default' must be of type string, got variant"),
+    ("dtype left unset", predict_request(user_id=tensor_pb2.TensorProto(), history=tensor_proto([["i1"]])),
+     "INVALID_ARGUMENT", "must be of type string, got DT_INVALID"),
+    ("negative size", predict_request(
+        user_id=tensor_pb2.TensorProto(dtype=tf.string.as_datatype_enum, tensor_shape={"dim": [{"size": -1}]}),
+        history=tensor_proto([["i1"]])),
+     "INVALID_ARGUMENT", "input 'user_id' has shape [-1]; a request's tensors need a known shape"),
+    ("unknown rank", predict_request(
+        user_id=tensor_pb2.TensorProto(dtype=tf.string.as_datatype_enum, tensor_shape={"unknown_rank": True}),
+        history=tensor_proto([["i1"]])),
+     "INVALID_ARGUMENT", "input 'user_id' has shape [] of unknown rank"),
     ("unknown output", predict_request(output_filter=["rank"], **GOOD_GRPC), "INVALID_ARGUMENT",
      "has no output(s) ['rank']"),
 ]

@@ -83,8 +83,10 @@ def test_hot_swap_under_load_fails_no_request_and_bad_versions_never_take_over(t
         shutil.copytree(tmp_path / MODEL / "2" / "variables", tmp_path / MODEL / "4" / "variables")
         states = wait_until(lambda: (lambda s: s if 3 in s and 4 in s and s[4][0] == "END" else None)(
             _version_states(server)))
-        assert states[3][0] == "END" and "DecodeError" in states[3][1]
-        assert states[4][0] == "END" and "no saved_model.pb" in states[4][1]
+        assert states[3] == ("END", f"{tmp_path / MODEL / '3' / 'saved_model.pb'} is not a readable SavedModel: "
+                                    "DecodeError: Error parsing message")
+        assert states[4] == ("END", f"{tmp_path / MODEL / '4'} holds no saved_model.pb or saved_model.pbtxt "
+                                    "(half written, or no SavedModel)")
         with connect(urls[0], MODEL) as client:
             assert [item for item, _ in client.recommend("u4", ["i2"], k=K)] == answers[2]
             assert client.status()["model_version_status"][2]["state"] == "AVAILABLE"
@@ -107,7 +109,9 @@ def test_hot_swap_under_load_fails_no_request_and_bad_versions_never_take_over(t
             bad_warmup.rename(tmp_path / MODEL / "5")
             states = wait_until(lambda: (lambda s: s if 5 in s and s[5][0] == "END" else None)(
                 _version_states(server)))
-            assert "requires input(s) ['history']" in states[5][1]
+            warmup = tmp_path / MODEL / "5" / "assets.extra" / "tf_serving_warmup_requests"
+            assert states[5][1].startswith(f"{warmup} record 0: ServingError: signature 'serving_default' "
+                                           "requires input(s) ['history']")
             assert [item for item, _ in client.recommend("u4", ["i2"], k=K)] == answers[4]
 
 
@@ -127,3 +131,28 @@ def test_a_signature_refusing_the_made_up_warmup_input_still_loads(tmp_path):
         assert response.json() == {"predictions": [3.0, 4.0]}
         bad = requests.post(f"http://127.0.0.1:{server.rest_port}{PREDICT}", json={"instances": ["x"]})
         assert bad.status_code == 400 and "StringToNumberOp could not correctly convert string: x" in bad.text
+
+
+STRAY = ["99999999999999999999", "\u00b2", "-1", "1.5", "v2", "README"]  # none a version to TF Serving
+
+
+def test_stray_entries_under_the_model_are_reported_once_and_block_nothing(tmp_path, caplog):
+    (tmp_path / MODEL).mkdir()
+    for name in STRAY:
+        (tmp_path / MODEL / name).mkdir()
+    (tmp_path / MODEL / "7").write_text("a file, not a version directory")
+    publish(CATALOG_1, tmp_path / MODEL, 1)
+    with caplog.at_level("WARNING", logger="avrec.serving.repository"):
+        with ModelServer(tmp_path, MODEL, LOOPBACK.replace(poll_seconds=0.05)) as server:
+            assert server.repository.current.version == 1
+            with connect(f"http://127.0.0.1:{server.rest_port}", MODEL) as client:
+                assert [item for item, _ in client.recommend("u4", ["i2"], k=K)] == \
+                    expected_recommend(CATALOG_1, "u4", ["i2"])[0]
+                publish(CATALOG_2, tmp_path / MODEL, 2)
+                wait_until(lambda: server.repository.current.version == 2)
+                assert [item for item, _ in client.recommend("u4", ["i2"], k=K)] == \
+                    expected_recommend(CATALOG_2, "u4", ["i2"])[0]
+    ignored = [record.getMessage() for record in caplog.records if "not a version directory" in record.getMessage()]
+    assert sorted(ignored) == sorted(f"{tmp_path / MODEL}: ignoring {tmp_path / MODEL / name}, which is not a "
+                                     "version directory (a version is a directory named by an int64 number)"
+                                     for name in [*STRAY, "7"])

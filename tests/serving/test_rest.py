@@ -16,6 +16,10 @@ BAD_REST_REQUESTS = [
     ("malformed JSON", "POST", PREDICT, '{"instances": [', 400, "JSON Parse error"),
     ("empty body", "POST", PREDICT, "", 400, "The document is empty"),
     ("not UTF-8", "POST", PREDICT, b'{"inputs": "\xff"}', 400, "not UTF-8"),
+    ("lone surrogate", "POST", PREDICT, '{"inputs": {"user_id": ["\\ud800"], "history": [["i1"]]}}', 400,
+     "inputs['user_id'][0]: \"\\ud800\" is not valid Unicode (a lone surrogate)"),
+    ("number of 5000 digits", "POST", PREDICT, '{"inputs": [' + "1" * 5000 + "]}", 400,
+     "JSON Parse error: a number has more than 4300 digits"),
     ("body not an object", "POST", PREDICT, "[1, 2]", 400, "Is not object"),
     ("no inputs or instances", "POST", PREDICT, {"signature_name": "serving_default"}, 400,
      "Missing 'inputs' or 'instances' key"),
@@ -86,3 +90,33 @@ def test_bad_rest_request_is_a_4xx_naming_the_problem(avrec_server, name, method
     assert set(response.json()) == {"error"}
     assert text in response.json()["error"]
     assert "Traceback" not in response.text
+
+
+SEARCH = {"signature_name": "search_by_embedding"}
+BAD_NUMBERS = [
+    # (name, query_embedding row as JSON text, the error)
+    ("NaN", "[NaN, 0, 0, 0, 0, 0, 0, 0]", "inputs['query_embedding'][0][0]: NaN is not a finite float32"),
+    ("Infinity", "[0, -Infinity, 0, 0, 0, 0, 0, 0]", "inputs['query_embedding'][0][1]: -Infinity is not a finite"),
+    ("beyond float32", "[0, 0, 1e39, 0, 0, 0, 0, 0]", "inputs['query_embedding'][0][2]: 1e+39 is not a finite"),
+    ("beyond float64", "[0, 0, 0, 1e999, 0, 0, 0, 0]", "inputs['query_embedding'][0][3]: Infinity is not a finite"),
+    ("integer of 400 digits", f"[0, 0, 0, 0, {'9' * 400}, 0, 0, 0]",
+     f"inputs['query_embedding'][0][4]: {'9' * 100}... is not a finite float32"),
+    ("string", '[0, 0, 0, 0, 0, "0", 0, 0]', "inputs['query_embedding'][0][5]: JSON value \"0\" is not of expected "
+                                            "type float32"),
+]
+
+
+@pytest.mark.parametrize("name,row,text", BAD_NUMBERS, ids=[case[0] for case in BAD_NUMBERS])
+def test_a_number_no_float32_holds_is_a_400_naming_the_value(numeric_server, name, row, text):
+    body = json.dumps({**SEARCH, "inputs": {"query_embedding": ["ROW"]}}).replace('"ROW"', row)
+    response = requests.post(f"http://127.0.0.1:{numeric_server.rest_port}{PREDICT}", data=body, timeout=10)
+    assert response.status_code == 400
+    assert text in response.json()["error"]
+
+
+def test_scores_beyond_float32_are_answered_as_strict_json(numeric_server):
+    """Finite inputs whose scores overflow: "Infinity" as protobuf's JSON mapping writes it, not a bare token."""
+    response = requests.post(f"http://127.0.0.1:{numeric_server.rest_port}{PREDICT}", timeout=10,
+                             json={**SEARCH, "inputs": {"query_embedding": [[3e38] * 8]}})
+    assert response.status_code == 200 and "Infinity" not in response.text.replace('"Infinity"', "")
+    assert json.loads(response.text)["outputs"]["scores"] == [["Infinity"] * 3]

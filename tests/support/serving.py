@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -74,3 +75,27 @@ def predict_request(model=MODEL, signature="", version=None, label="", output_fi
     for name, proto in inputs.items():
         request.inputs[name].CopyFrom(proto)
     return request
+
+
+class RequestLoop:
+    """Sends one request after another from a thread while the block runs; every answer and failure is kept."""
+
+    def __init__(self, call):
+        self.call, self.answers, self.failures = call, [], []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.answers.append(self.call())
+            except Exception as error:  # noqa: BLE001  (every failure is counted)
+                self.failures.append(error)
+
+    def __enter__(self) -> "RequestLoop":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -1,0 +1,187 @@
+"""TimeSplit: the events of a window of spans -> the newest span's train/eval examples with history features.
+
+Events are grouped by user on Beam (memory per worker is one user's history), split by avrec.data.split, joined with
+the target item's catalog features and written as the `train` and `eval` splits of one Examples artifact per span,
+which later runs reuse unchanged (its span is the artifact's `span` custom property, as ExampleGen's). The window itself travels as a SpanWindow
+artifact from run to run (window.py). `split_report.json` counts the examples and the repeated events left out.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import apache_beam as beam
+import tensorflow as tf
+from apache_beam.metrics.metric import MetricsFilter
+from tfx import types
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_component, base_beam_executor, executor_spec
+from tfx.proto import example_gen_pb2, range_config_pb2
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+from tfx.utils import proto_utils
+
+from avrec import features as F
+from avrec.components.artifacts import SpanWindow, split_files
+from avrec.components.ingest.window import SpanEntry, next_window, read_window, write_window
+from avrec.config import DataConfig
+from avrec.data.examples import read_frame, serialize
+from avrec.data.split import EVAL, TRAIN, SplitPlan, cold_items, split_user
+
+REPORT_FILE = "split_report.json"
+SPAN = "span"  # the custom property ExampleGen gives each span's artifact
+_COUNTERS = "avrec.time_split"
+_CUTOFF = "cutoff.json"
+_REPEATS = "repeats"
+
+
+def _event(record: bytes, span: int):
+    features = tf.train.Example.FromString(record).features.feature
+    return (features[F.USER_ID].bytes_list.value[0].decode(),
+            (features[F.TIMESTAMP].int64_list.value[0], features[F.ITEM_ID].bytes_list.value[0].decode(),
+             features[F.RATING].float_list.value[0], span))
+
+
+class _SplitUsers(beam.DoFn):
+    """(user, events) -> serialized examples tagged 'train' / 'eval', and the repeated events ('repeats')."""
+
+    def __init__(self, plan: SplitPlan, catalog: dict[str, tuple]):
+        self._plan, self._catalog = plan, catalog
+        self._counters = {role: beam.metrics.Metrics.counter(_COUNTERS, role) for role in (TRAIN, EVAL, _REPEATS)}
+
+    def process(self, element, cutoff=None, cold=frozenset()):
+        user, events = element
+        plan = dataclasses.replace(self._plan, cutoff=cutoff, cold=cold) if cutoff is not None or cold else self._plan
+        examples, repeats = split_user(list(events), plan)
+        for example in examples:
+            title, genres, text = self._catalog[example.item_id]
+            self._counters[example.role].inc()
+            yield beam.pvalue.TaggedOutput(example.role, serialize({
+                F.USER_ID: user, F.ITEM_ID: example.item_id, F.RATING: float(example.rating),
+                F.TIMESTAMP: int(example.timestamp), F.HISTORY: example.history, F.TITLE: title, F.GENRES: genres,
+                F.TEXT: text, F.COLD: example.cold}))
+        for timestamp, item, _, _ in repeats:
+            self._counters[_REPEATS].inc()
+            yield beam.pvalue.TaggedOutput(_REPEATS, f"user {user!r}, item {item!r}, timestamp {timestamp}")
+
+
+def _write_json(value, path: str) -> None:
+    with tf.io.gfile.GFile(path, "w") as handle:
+        json.dump(value, handle)
+
+
+def _cutoff(quantiles: list[int], eval_fraction: float) -> int:
+    return int(quantiles[round((1 - eval_fraction) * (len(quantiles) - 1))])
+
+
+class TimeSplitSpec(ComponentSpec):
+    PARAMETERS = {
+        "data": ExecutionParameter(type=str),  # DataConfig as JSON
+        "spans": ExecutionParameter(type=int),  # 1: span folders (time cut); 0: one dataset (per-user holdout)
+        "range_config": ExecutionParameter(type=range_config_pb2.RangeConfig),  # rolling_range.num_spans
+        "code": ExecutionParameter(type=str),
+    }
+    INPUTS = {
+        "events": ChannelParameter(type=standard_artifacts.Examples),
+        "catalog": ChannelParameter(type=standard_artifacts.Examples),
+        "previous_window": ChannelParameter(type=SpanWindow, optional=True),
+    }
+    OUTPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "window": ChannelParameter(type=SpanWindow),
+    }
+
+
+class _Executor(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        data = DataConfig.from_json(exec_properties["data"])
+        spans = bool(exec_properties["spans"])
+        range_config = range_config_pb2.RangeConfig()
+        proto_utils.json_to_proto(exec_properties["range_config"], range_config)
+        events = artifact_utils.get_single_instance(input_dict["events"])
+        examples = artifact_utils.get_single_instance(output_dict["examples"])
+        window_artifact = artifact_utils.get_single_instance(output_dict["window"])
+        previous = input_dict.get("previous_window")
+        span = events.get_int_custom_property(SPAN)  # set by ExampleGen's driver
+        newest = SpanEntry(span, events.uri, examples.uri, None)
+        window = next_window(read_window(previous[0].uri if previous else None), newest,
+                             range_config.rolling_range.num_spans if spans else 1)
+        before = window[-2] if len(window) > 1 else None
+        plan = SplitPlan(data.holdout_last, data.min_user_interactions, data.max_history,
+                         newest_span=span if spans else None,
+                         previous_span=before.span if before else None,
+                         previous_cutoff=before.cutoff if before else None)
+        catalog = read_frame(split_files(artifact_utils.get_single_instance(input_dict["catalog"])),
+                             (F.ITEM_ID, F.TITLE, F.GENRES, F.TEXT))
+        features = {item: (title, genres, text) for item, title, genres, text in catalog.itertuples(
+            index=False, name=None)}
+        examples.split_names = artifact_utils.encode_split_names([TRAIN, EVAL])
+        pipeline = self._make_beam_pipeline()
+        parts = []
+        for entry in window:
+            parts.append(pipeline
+                         | f"Read[{entry.span}]" >> beam.io.ReadFromTFRecord(os.path.join(entry.events, "Split-events",
+                                                                                          "*"))
+                         | f"Parse[{entry.span}]" >> beam.Map(_event, entry.span))
+        by_user = parts | "Window" >> beam.Flatten()
+        side = {}
+        if spans:
+            cutoff = (by_user | "Newest" >> beam.Filter(lambda event: event[1][3] == span)
+                      | "Times" >> beam.Map(lambda event: event[1][0])
+                      | "Quantiles" >> beam.ApproximateQuantiles.Globally(101)
+                      | "Cutoff" >> beam.Map(_cutoff, data.span_eval_fraction))
+            _ = cutoff | "WriteCutoff" >> beam.Map(_write_json, os.path.join(examples.uri, _CUTOFF))
+            side["cutoff"] = beam.pvalue.AsSingleton(cutoff)
+        elif data.cold_item_fraction:
+            side["cold"] = beam.pvalue.AsSingleton(
+                by_user | "Items" >> beam.Map(lambda event: event[1][1]) | "Distinct" >> beam.Distinct()
+                | "AllItems" >> beam.combiners.ToList()
+                | "ColdItems" >> beam.Map(cold_items, data.cold_item_fraction))
+        split = (by_user | "ByUser" >> beam.GroupByKey()
+                 | "Split" >> beam.ParDo(_SplitUsers(plan, features), **side).with_outputs(TRAIN, EVAL, _REPEATS))
+        for role in (TRAIN, EVAL):
+            _ = split[role] | f"Write[{role}]" >> beam.io.WriteToTFRecord(
+                os.path.join(artifact_utils.get_split_uri([examples], role), "data_tfrecord"), file_name_suffix=".gz")
+        _ = (split[_REPEATS] | "SomeRepeats" >> beam.combiners.Sample.FixedSizeGlobally(3)
+             | "WriteRepeats" >> beam.Map(_write_json, os.path.join(examples.uri, "repeats.json")))
+        result = pipeline.run()
+        result.wait_until_finish()
+        counts = {counter.key.metric.name: counter.committed
+                  for counter in result.metrics().query(MetricsFilter().with_namespace(_COUNTERS))["counters"]}
+        self._finish(examples, window_artifact, window, spans, counts)
+
+    @staticmethod
+    def _finish(examples, window_artifact, window: list[SpanEntry], spans: bool, counts: dict) -> None:
+        if spans:
+            with tf.io.gfile.GFile(os.path.join(examples.uri, _CUTOFF)) as handle:
+                window[-1] = dataclasses.replace(window[-1], cutoff=json.load(handle))
+        with tf.io.gfile.GFile(os.path.join(examples.uri, "repeats.json")) as handle:
+            repeats = json.load(handle)
+        _write_json({"train": counts.get(TRAIN, 0), "eval": counts.get(EVAL, 0),
+                     "repeated_events": {"count": counts.get(_REPEATS, 0), "examples": repeats},
+                     "window": [entry.span for entry in window]}, os.path.join(examples.uri, REPORT_FILE))
+        write_window(window_artifact.uri, window)
+        examples.set_int_custom_property(SPAN, window[-1].span)
+        examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+        examples_utils.set_file_format(examples, "tfrecords_gzip")
+
+
+def read_split_report(examples_uri: str) -> dict:
+    with tf.io.gfile.GFile(os.path.join(examples_uri, REPORT_FILE)) as handle:
+        return json.load(handle)
+
+
+class TimeSplit(base_beam_component.BaseBeamComponent):
+    """TimeSplit(events, catalog, previous_window, data, spans, range_config, code)."""
+
+    SPEC_CLASS = TimeSplitSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(_Executor)
+
+    def __init__(self, events: types.BaseChannel, catalog: types.BaseChannel, data: str, spans: bool,
+                 range_config: range_config_pb2.RangeConfig, code: str,
+                 previous_window: types.BaseChannel | None = None):
+        super().__init__(spec=TimeSplitSpec(
+            events=events, catalog=catalog, previous_window=previous_window, data=data, spans=int(spans),
+            range_config=range_config, code=code,
+            examples=types.Channel(type=standard_artifacts.Examples), window=types.Channel(type=SpanWindow)))

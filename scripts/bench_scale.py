@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""How the whole pipeline scales with the interaction log: wall time per component, peak memory, and seconds per
+million interactions, on synthetic logs in the generic layout.
+
+For each size a log is generated (users and items in MovieLens 25M's proportions: 25M interactions, about 160k users
+and 60k items; item popularity Zipf-like, each user's events in time order), then `avrec run --no-content --epochs 1`
+runs on it in a subprocess whose process tree (Beam workers included) is sampled for resident memory. Seconds per
+million interactions should not grow with the size, and the peak should stay well under the machine's memory.
+
+    python scripts/bench_scale.py                          # 1M, 5M and 25M interactions (hours on 2 cores)
+    python scripts/bench_scale.py --sizes 1000000 --keep   # one size, keep the data and output under --work
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+USERS_PER_INTERACTION = 160_000 / 25_000_000
+ITEMS_PER_INTERACTION = 60_000 / 25_000_000
+GENRES = ("Action", "Comedy", "Drama", "Horror", "Documentary", "Music", "Animation", "Thriller")
+CHUNK = 1_000_000  # interactions generated and written at a time: the generator's memory is bounded too
+
+
+def write_log(root: Path, interactions: int, seed: int = 0) -> None:
+    """interactions.csv (user_id, item_id, weight, timestamp) and items.csv (item_id, title, genres)."""
+    rng = np.random.default_rng(seed)
+    users = max(10, int(interactions * USERS_PER_INTERACTION))
+    items = max(10, int(interactions * ITEMS_PER_INTERACTION))
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "items.csv", "w") as handle:
+        handle.write("item_id,title,genres\n")
+        for item in range(items):
+            handle.write(f"i{item},Item {item},{GENRES[item % len(GENRES)]}|{GENRES[(item * 7) % len(GENRES)]}\n")
+    popularity = 1.0 / np.arange(1, items + 1) ** 0.8
+    popularity /= popularity.sum()
+    start = 1_500_000_000
+    with open(root / "interactions.csv", "w") as handle:
+        handle.write("user_id,item_id,weight,timestamp\n")
+        for offset in range(0, interactions, CHUNK):
+            n = min(CHUNK, interactions - offset)
+            user = rng.integers(0, users, n)
+            item = rng.choice(items, n, p=popularity)
+            timestamp = start + np.sort(rng.integers(0, 3 * 365 * 86400, n)) + offset
+            weight = rng.integers(1, 6, n)
+            handle.write("".join(f"u{u},i{i},{w},{t}\n" for u, i, w, t in zip(user, item, weight, timestamp)))
+
+
+class PeakMemory:
+    """Samples the resident memory of a process and all its children until stopped; keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        self.process, self.interval, self.peak = psutil.Process(pid), interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                tree = [self.process, *self.process.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            self._stop.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def run_pipeline(data: Path, output: Path, log: Path) -> tuple[float, int, dict]:
+    started = time.monotonic()
+    with open(log, "w") as handle:
+        process = subprocess.Popen([sys.executable, "-m", "avrec.cli", "run", "--data", str(data), "--output",
+                                    str(output), "--no-content", "--epochs", "1", "--format", "generic"],
+                                   stdout=handle, stderr=subprocess.STDOUT)
+        memory = PeakMemory(process.pid)
+        code = process.wait()
+    peak = memory.stop()
+    seconds = time.monotonic() - started
+    if code != 0:
+        raise SystemExit(f"the pipeline failed ({code}); see {log}")
+    return seconds, peak, json.loads((output / "timings.json").read_text())["components"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000000,5000000,25000000", help="interactions (default: %(default)s)")
+    parser.add_argument("--work", type=Path, default=None, help="where data and outputs go (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the data and outputs")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="avrec-scale-"))
+    rows = []
+    for size in (int(value) for value in args.sizes.split(",")):
+        data, output = work / f"log-{size}", work / f"out-{size}"
+        generated = time.monotonic()
+        write_log(data, size)
+        print(f"{size:,} interactions: generated in {time.monotonic() - generated:.0f} s; running ...", flush=True)
+        seconds, peak, components = run_pipeline(data, output, work / f"run-{size}.log")
+        rows.append((size, seconds, peak, components))
+        print(f"  {seconds:.0f} s, peak RSS {peak / 2**30:.1f} GiB", flush=True)
+        if not args.keep:
+            shutil.rmtree(data)
+            shutil.rmtree(output)
+    names = sorted({name for *_, components in rows for name in components},
+                   key=lambda name: -max(components.get(name, 0) for *_, components in rows))
+    print(f"\n| interactions | wall s | s per M | peak RSS GiB | {' | '.join(names)} |")
+    print("|---:|---:|---:|---:|" + "---:|" * len(names))
+    for size, seconds, peak, components in rows:
+        cells = " | ".join(f"{components.get(name, 0):.0f}" for name in names)
+        print(f"| {size:,} | {seconds:.0f} | {seconds / size * 1e6:.0f} | {peak / 2**30:.1f} | {cells} |")
+    print(f"\nmachine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Ingestion on Beam: span folders of source files -> canonical events and catalog -> the time split with the rolling
+window, run as a real TFX pipeline, span after span."""
+import json
+
+import pytest
+from tfx import v1 as tfx
+
+from avrec import features as F
+from avrec.components.artifacts import SpanWindow
+from avrec.components.ingest.config import custom_config
+from avrec.components.ingest.example_gens import BAD_ROWS_FILE, CatalogExampleGen, EventExampleGen, span_input
+from avrec.components.ingest.time_split import TimeSplit, read_split_report
+from avrec.components.ingest.window import read_window
+from avrec.config import DataConfig
+from avrec.data.examples import read_frame
+from avrec.errors import DataError
+from avrec.pipeline.monitor import metadata_connection, run_monitored
+
+IN_MEMORY = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+
+
+def _span(root, span: int, rows: list[tuple], items: str = "abcdefgh"):
+    folder = root / f"span-{span}"
+    folder.mkdir(parents=True)
+    (folder / "items.csv").write_text("item_id,title,genres\n" + "".join(f"{i},Item {i},G{i}\n" for i in items))
+    (folder / "interactions.csv").write_text("user_id,item_id,weight,timestamp\n" + "".join(
+        f"{user},{item},{weight},{time}\n" for user, item, weight, time in rows))
+
+
+def _pipeline(data: DataConfig, root, spans=True):
+    ingest = custom_config(data, "test")
+    events = EventExampleGen(input_base=str(data.source_path), input_config=span_input("events", spans),
+                             output_config=tfx.proto.Output(), custom_config=ingest).with_id("EventExampleGen")
+    catalog = CatalogExampleGen(input_base=str(data.source_path), input_config=span_input("items", spans),
+                                output_config=tfx.proto.Output(), custom_config=ingest).with_id("CatalogExampleGen")
+    previous = tfx.dsl.Resolver(strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+                                window=tfx.dsl.Channel(type=SpanWindow)).with_id("PreviousWindowResolver")
+    split = TimeSplit(events=events.outputs["examples"], catalog=catalog.outputs["examples"],
+                      previous_window=previous.outputs["window"], data=data.to_json(), spans=spans,
+                      range_config=tfx.proto.RangeConfig(rolling_range=tfx.proto.RollingRange(
+                          num_spans=data.span_window)), code="test")
+    return tfx.dsl.Pipeline(pipeline_name="ingest", pipeline_root=str(root / "pipeline"),
+                            components=[events, catalog, previous, split], enable_cache=True,
+                            metadata_connection_config=metadata_connection(root / "metadata.sqlite"),
+                            beam_pipeline_args=IN_MEMORY)
+
+
+def _run(data, root):
+    run_monitored(tfx.orchestration.LocalDagRunner(), _pipeline(data, root), root / "metadata.sqlite",
+                  open(root / "progress.txt", "a"))
+    [uri] = sorted((root / "pipeline" / "TimeSplit" / "examples").iterdir(), key=lambda p: int(p.name))[-1:]
+    return uri
+
+
+@pytest.mark.slow
+def test_spans_arrive_one_at_a_time_and_the_window_rolls(tmp_path):
+    data_dir = tmp_path / "spans"
+    _span(data_dir, 1, [("u", "a", 1, 10), ("u", "b", 1, 20), ("v", "a", 1, 15), ("v", "a", 1, 15),
+                        ("u", "zz", 1, 25), ("v", "c", 1, 30)])
+    data = DataConfig(source=str(data_dir), span_window=2, span_eval_fraction=0.3, max_bad_fraction=0.5)
+    first = _run(data, tmp_path)
+    train = read_frame(str(first / "Split-train" / "*"), (F.USER_ID, F.ITEM_ID, F.TIMESTAMP, F.HISTORY))
+    evaluated = read_frame(str(first / "Split-eval" / "*"), (F.USER_ID, F.ITEM_ID, F.TIMESTAMP, F.HISTORY))
+    assert evaluated["timestamp"].min() > train["timestamp"].max()  # a global time cut
+    report = read_split_report(str(first))
+    assert report["repeated_events"]["count"] == 1 and report["window"] == [1]
+    [events_uri] = (tmp_path / "pipeline" / "EventExampleGen" / "examples").iterdir()
+    bad = json.loads((events_uri / BAD_ROWS_FILE).read_text())["files"]["interactions.csv"]
+    assert bad["reasons"] == {"unknown item id (column 'item_id')": {
+        "count": 1, "examples": [{"line": 6, "text": "u,zz,1,25"}]}}
+
+    _span(data_dir, 2, [("u", "d", 1, 40), ("w", "e", 1, 45), ("u", "f", 1, 50), ("w", "g", 1, 60)])
+    second = _run(data, tmp_path)
+    train = read_frame(str(second / "Split-train" / "*"), (F.USER_ID, F.ITEM_ID, F.TIMESTAMP, F.HISTORY))
+    evaluated = read_frame(str(second / "Split-eval" / "*"), (F.USER_ID, F.ITEM_ID, F.TIMESTAMP, F.HISTORY))
+    # Span 1's evaluation period is training now; histories reach back into span 1.
+    assert 30 in set(train["timestamp"]) and evaluated["timestamp"].min() > train["timestamp"].max()
+    u_history = dict(zip(train["item_id"], train["history"]))
+    assert u_history["d"] == ["a", "b"]
+    [window_uri] = [p for p in (tmp_path / "pipeline" / "TimeSplit" / "window").iterdir()
+                    if p.name == second.name]
+    assert [entry.span for entry in read_window(str(window_uri))] == [1, 2]
+
+    _span(data_dir, 3, [("u", "h", 1, 70), ("w", "a", 1, 80), ("u", "b", 1, 90)])
+    third = _run(data, tmp_path)
+    assert read_split_report(str(third))["window"] == [2, 3]  # span_window = 2
+
+
+def test_too_many_bad_rows_stop_the_run_naming_file_column_and_lines(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "items.csv").write_text("item_id,title\na,A\n")
+    (data_dir / "interactions.csv").write_text("user_id,item_id,rating,timestamp\nu,a,good,1\nu,a,4,2\n")
+    with pytest.raises(DataError, match=r"interactions\.csv: 1 of 2 rows bad .*column 'rating'.*line 2"):
+        run_monitored(tfx.orchestration.LocalDagRunner(),
+                      _pipeline(DataConfig(source=str(data_dir)), tmp_path, spans=False),
+                      tmp_path / "metadata.sqlite", open(tmp_path / "progress.txt", "a"))
