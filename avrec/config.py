@@ -51,6 +51,8 @@ class _Section:
         for field in dataclasses.fields(self):
             expected = _SCALAR_TYPES.get(field.type)
             value = getattr(self, field.name)
+            if field.type == "tuple" and isinstance(value, list):  # read back from JSON
+                object.__setattr__(self, field.name, value := tuple(value))
             if expected is not None and (isinstance(value, bool) != (field.type == "bool")
                                          or not isinstance(value, expected)):
                 raise ConfigError(f"{type(self).__name__}.{field.name} must be {field.type}, got {value!r}")
@@ -130,6 +132,10 @@ class DataConfig(_Section):
         return EMBEDDED_DATASETS.get(self.source, Path(self.source))
 
 
+LOSSES = ("auto", "full_softmax", "in_batch")
+USER_TOWERS = ("mean", "attention")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(_Section):
     """Two-tower retrieval model and its training."""
@@ -140,7 +146,11 @@ class ModelConfig(_Section):
     # Probability of replacing a user or item id by the OOV index in training (cold-start robustness).
     id_dropout: float = 0.1
     logq_correction: bool = True
+    # At most this many epochs: training stops when the loss on a validation slice of the training examples
+    # (validation_share of them, by hash; 0: no slice) has not improved for `patience` epochs, and keeps the best.
     epochs: int = 8
+    validation_share: float = 0.05
+    patience: int = 2
     batch_size: int = 512
     learning_rate: float = 0.005
     text_vocab_size: int = 20000
@@ -156,6 +166,17 @@ class ModelConfig(_Section):
     finetune_text: bool = False
     # Start from the latest blessed model's weights (ids that persist keep their embeddings); off: from scratch.
     warm_start: bool = True
+    # "full_softmax": each example's target against every catalog item; "in_batch": against the batch's other
+    # targets, log-Q corrected; "auto": full softmax while the catalog has at most full_softmax_max_items items
+    # (its cost per step grows with the catalog) and the text encoder is not fine-tuned.
+    loss: str = "auto"
+    full_softmax_max_items: int = 50000
+    # How the query tower reads the history: "mean" (mean and most recent item) or "attention" (self-attention over
+    # the order, models.attention).
+    user_tower: str = "mean"
+    attention_blocks: int = 2
+    attention_heads: int = 2
+    attention_dropout: float = 0.2
 
     def validate(self) -> None:
         for name in ("embedding_dim", "history_length", "epochs", "batch_size", "text_vocab_size", "oov_buckets",
@@ -167,6 +188,21 @@ class ModelConfig(_Section):
         _require(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
         _require(0 <= self.modality_dropout < 1, f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        _require(0 <= self.validation_share < 0.5, f"validation_share must be in [0, 0.5), got {self.validation_share}")
+        _require(self.patience >= 1, f"patience must be >= 1, got {self.patience}")
+        _require(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        _require(self.user_tower in USER_TOWERS,
+                 f"user_tower must be one of {', '.join(USER_TOWERS)}, got {self.user_tower!r}")
+        _require(self.attention_blocks >= 1 and self.attention_heads >= 1,
+                 "attention_blocks and attention_heads must be >= 1")
+        _require(0 <= self.attention_dropout < 1, f"attention_dropout must be in [0, 1), got {self.attention_dropout}")
+        _require(self.full_softmax_max_items >= 1,
+                 f"full_softmax_max_items must be >= 1, got {self.full_softmax_max_items}")
+
+    def uses_full_softmax(self, catalog_items: int) -> bool:
+        if self.loss == "auto":
+            return catalog_items <= self.full_softmax_max_items and not self.finetune_text
+        return self.loss == "full_softmax"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,6 +229,9 @@ class EncoderConfig(_Section):
                                for name, folder in LOCAL_ENCODER_DIRS.items()})
 
 
+BASELINES = ("popularity", "recent_popularity", "itemknn", "ease", "sasrec", "content_only", "random")
+
+
 @dataclasses.dataclass(frozen=True)
 class EvalConfig(_Section):
     """Blessing: the model must reach this Recall@50, and not fall below the last blessed model."""
@@ -203,12 +242,23 @@ class EvalConfig(_Section):
     # item-kNN learns its similarities from at most this many training users.
     baseline_eval_examples: int = 20000
     baseline_train_users: int = 50000
+    # The baselines that run (content_only needs content embeddings); each one's cost is in timings.json.
+    baselines: tuple = BASELINES
+    recent_popularity_days: int = 30
+    # EASE inverts an items x items matrix; SASRec's full softmax costs catalog size x positions per step: beyond
+    # these, each is skipped with a note naming the reason.
+    ease_max_items: int = 20000
+    sasrec_max_items: int = 40000
+    sasrec_max_interactions: int = 3_000_000
 
     def validate(self) -> None:
         _require(0 <= self.min_recall_at_50 <= 1, "min_recall_at_50 must be in [0, 1]")
         _require(self.max_recall_drop >= 0, "max_recall_drop must be >= 0")
-        for name in ("baseline_eval_examples", "baseline_train_users"):
+        for name in ("baseline_eval_examples", "baseline_train_users", "recent_popularity_days", "ease_max_items",
+                     "sasrec_max_items", "sasrec_max_interactions"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        unknown = sorted(set(self.baselines) - set(BASELINES))
+        _require(not unknown, f"unknown baseline(s) {unknown}; choose from {', '.join(BASELINES)}")
 
 
 RUNNERS = ("local", "beam", "kubeflow")

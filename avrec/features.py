@@ -13,6 +13,7 @@ RATING = "rating"
 TIMESTAMP = "timestamp"
 HISTORY = "history"
 COLD = "cold"  # 1 when the target item is a cold-start item, held out of training entirely
+TARGET_GROUP = "target_group"  # one of TARGET_GROUPS: what training knows of the target item (evaluation slices)
 TITLE = "title"
 GENRES = "genres"
 TEXT = "text"
@@ -24,7 +25,13 @@ FRAME_PATHS = "frame_paths"
 MODALITIES = ("text", "image", "audio")
 
 # One row per interaction (train and eval splits).
-INTERACTION_FEATURES = (USER_ID, ITEM_ID, RATING, TIMESTAMP, HISTORY, TITLE, GENRES, TEXT, COLD)
+INTERACTION_FEATURES = (USER_ID, ITEM_ID, RATING, TIMESTAMP, HISTORY, TITLE, GENRES, TEXT, COLD, TARGET_GROUP)
+# Target items trained on at most this many times form the few-interaction slice.
+FEW_INTERACTIONS = 5
+# many: trained on more than FEW_INTERACTIONS times; few: at most FEW_INTERACTIONS (0 for
+# a warm item first seen in the evaluation period); cold: never (a cold-start item);
+# cold_no_history: a cold item as the user's first interaction, which nothing can rank: counted, never scored.
+TARGET_GROUPS = ("many", "few", "cold", "cold_no_history")
 # One row per catalog item, whether or not anyone interacted with it.
 CATALOG_FEATURES = (ITEM_ID, TITLE, GENRES, TEXT, IMAGE_PATHS, AUDIO_PATH, FRAME_PATHS)
 # What the candidate tower reads about an item besides its id.

@@ -1,19 +1,23 @@
-"""A component that scores the baselines on the eval split, beside the model: popularity and item-kNN on warm
-examples; on cold-start examples also random and, given the catalog's content embeddings, content-only.
+"""A component that scores the baselines on the eval split, beside the model (models/baselines/): popularity,
+recency-aware popularity, item-kNN, EASE and the SASRec reference on warm examples; on cold-start examples also
+random and, given the catalog's content embeddings, content-only. EvalConfig.baselines chooses which run.
 
 It streams the training examples of the window (the newest span's and the older spans' that the SpanWindow names)
-and holds only what grows with the vocabularies: item counts, the interactions of at most `baseline_train_users`
-users (a sample by a hash of the user id) for item-kNN, and at most `baseline_eval_examples` evaluation examples (the
-ones whose hash is lowest). The sample sizes are reported beside the metrics.
+and holds only what grows with the vocabularies: item counts, daily counts for the days the examples look back over,
+the interactions of at most `baseline_train_users` users (a sample by a hash of the user id) for item-kNN, EASE and
+SASRec, and at most `baseline_eval_examples` evaluation examples (those whose hash is lowest). The sample sizes,
+the seconds each baseline took and why any was skipped are written beside the metrics.
 """
 
 import hashlib
 import heapq
 import json
 import os
+import time
 
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import numpy as np
+import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 
@@ -24,14 +28,18 @@ from avrec.config import EvalConfig
 from avrec.data.embeddings import read_content
 from avrec.data.examples import iter_examples, read_examples
 from avrec.data.split import EVAL, TRAIN
-from avrec.models.baselines.interactions import TrainingInteractions, positions
+from avrec.models.baselines.batch import EvalBatch
+from avrec.models.baselines.builder import build_baselines
+from avrec.models.baselines.interactions import TrainingInteractions, incidence, positions
 from avrec.models.baselines.ranks import baseline_metrics, baseline_ranks
+from avrec.models.baselines.recent_popularity import DAY, daily_counts
 
 METRICS_FILE = "metrics.json"
+BATCH = 512
 
 
 def read_baseline_metrics(artifact_uri: str) -> dict:
-    with open(os.path.join(artifact_uri, METRICS_FILE)) as handle:
+    with tf.io.gfile.GFile(os.path.join(artifact_uri, METRICS_FILE)) as handle:
         return json.load(handle)
 
 
@@ -39,50 +47,70 @@ def _hash(*parts: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(b"\0".join(parts), digest_size=8).digest(), "little")
 
 
-def _train_ids(patterns: list[str]):
-    for batch in iter_examples(patterns, F.feature_spec((F.USER_ID, F.ITEM_ID))):
-        yield batch[F.USER_ID].numpy(), batch[F.ITEM_ID].numpy()
-
-
-def training_summary(patterns: list[str], index: dict[bytes, int], max_users: int):
-    """(training interactions per item, the interactions of the max_users users of lowest hash, users in all)."""
-    users = set()
-    for batch_users, _ in _train_ids(patterns):
-        users.update(batch_users.tolist())
-    sampled = set(heapq.nsmallest(max_users, users, key=_hash))
-    counts = np.zeros(len(index), np.float32)
-    kept_users, kept_items = [], []
-    for batch_users, batch_items in _train_ids(patterns):
-        items = positions(batch_items, index)
-        counts += np.bincount(items[items >= 0], minlength=len(index))
-        keep = np.array([user in sampled for user in batch_users.tolist()], dtype=bool)
-        kept_users.append(batch_users[keep])
-        kept_items.append(items[keep])
-    _, user_rows = np.unique(np.concatenate(kept_users) if kept_users else np.zeros(0, object), return_inverse=True)
-    knn = TrainingInteractions(user_rows.astype(np.int64), np.concatenate(kept_items) if kept_items
-                               else np.zeros(0, np.int64), len(index))
-    return counts, knn, len(users)
-
-
 def evaluation_sample(pattern: str, index: dict[bytes, int], max_examples: int):
-    """(targets, histories, cold flags) of the max_examples eval examples of lowest hash, and the examples in all."""
+    """The max_examples eval examples of lowest hash as (target, history, timestamp, target group), and the count
+    in all."""
     heap, total = [], 0
-    spec = F.feature_spec((F.USER_ID, F.ITEM_ID, F.TIMESTAMP, F.HISTORY, F.COLD))
+    spec = F.feature_spec((F.USER_ID, F.ITEM_ID, F.TIMESTAMP, F.HISTORY, F.TARGET_GROUP))
     for batch in iter_examples(pattern, spec):
-        histories = batch[F.HISTORY].to_list()
-        for user, item, timestamp, history, cold in zip(batch[F.USER_ID].numpy(), batch[F.ITEM_ID].numpy(),
-                                                        batch[F.TIMESTAMP].numpy(), histories,
-                                                        batch[F.COLD].numpy()):
+        for user, item, timestamp, history, group in zip(batch[F.USER_ID].numpy(), batch[F.ITEM_ID].numpy(),
+                                                         batch[F.TIMESTAMP].numpy(), batch[F.HISTORY].to_list(),
+                                                         batch[F.TARGET_GROUP].numpy()):
             total += 1
-            entry = (-_hash(user, item, str(timestamp).encode()), item, tuple(history), int(cold))
+            entry = (-_hash(user, item, str(timestamp).encode()), item, tuple(history), int(timestamp),
+                     group.decode())
             if len(heap) < max_examples:
                 heapq.heappush(heap, entry)
             elif entry > heap[0]:
                 heapq.heapreplace(heap, entry)
-    entries = sorted(heap, reverse=True)
-    return (positions([item for _, item, _, _ in entries], index),
-            [positions(history, index) for _, _, history, _ in entries],
-            np.array([cold for *_, cold in entries], dtype=bool), total)
+    return [(index.get(item, -1), positions(history, index), timestamp, group)
+            for _, item, history, timestamp, group in sorted(heap, reverse=True)], total
+
+
+def _train_batches(patterns: list[str]):
+    for batch in iter_examples(patterns, F.feature_spec((F.USER_ID, F.ITEM_ID, F.TIMESTAMP))):
+        yield batch[F.USER_ID].numpy(), batch[F.ITEM_ID].numpy(), batch[F.TIMESTAMP].numpy()
+
+
+def training_summary(patterns: list[str], index: dict[bytes, int], max_users: int, first_day: int,
+                     num_days: int) -> dict:
+    """Streams the training examples twice: item counts, daily counts and the sampled users' ordered items."""
+    users = set()
+    for batch_users, _, _ in _train_batches(patterns):
+        users.update(batch_users.tolist())
+    sampled = {user: row for row, user in enumerate(sorted(heapq.nsmallest(max_users, users, key=_hash)))}
+    counts = np.zeros(len(index), np.float32)
+    days = daily_counts(np.zeros(0, np.int64), np.zeros(0, np.int64), len(index), first_day, num_days)
+    kept = ([], [], [])
+    for batch_users, batch_items, timestamps in _train_batches(patterns):
+        items = positions(batch_items, index)
+        counts += np.bincount(items[items >= 0], minlength=len(index))
+        days = days + daily_counts(timestamps, items, len(index), first_day, num_days)
+        rows = np.array([sampled.get(user, -1) for user in batch_users.tolist()], np.int64)
+        keep = rows >= 0
+        for part, values in zip(kept, (rows[keep], items[keep], timestamps[keep])):
+            part.append(values)
+    rows, items, timestamps = (np.concatenate(part) if part else np.zeros(0, np.int64) for part in kept)
+    order = np.lexsort((items, timestamps, rows))
+    rows, items = rows[order], items[order]
+    sequences = [items[start:end] for start, end in zip(*_runs(rows))]
+    return {"counts": counts, "days": days, "knn": TrainingInteractions(rows, items, len(index)),
+            "sequences": [s[s >= 0] for s in sequences], "users": len(users), "sampled_users": len(sampled)}
+
+
+def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of the runs of equal values in sorted `rows`."""
+    boundaries = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1], True]) if len(rows) else np.array([0])
+    return boundaries[:-1], boundaries[1:]
+
+
+def _batches(examples: list, num_items: int):
+    for start in range(0, len(examples), BATCH):
+        part = examples[start:start + BATCH]
+        histories = [history for _, history, _, _ in part]
+        yield (EvalBatch(incidence(histories, num_items), histories,
+                         np.array([timestamp for _, _, timestamp, _ in part], np.int64)),
+               np.array([target for target, *_ in part], np.int64))
 
 
 @tfx.dsl.components.component
@@ -98,17 +126,23 @@ def Baselines(examples: tfx.dsl.components.InputArtifact[standard_artifacts.Exam
     config = EvalConfig.from_json(eval_config)
     catalog_ids = read_examples(split_files(catalog), F.feature_spec((F.ITEM_ID,)))[F.ITEM_ID].numpy()
     index = {item: position for position, item in enumerate(catalog_ids)}
-    spans = window_examples(examples, window.uri)
-    counts, knn, users = training_summary([split_files(span, TRAIN) for span in spans], index,
-                                          config.baseline_train_users)
-    targets, histories, cold, total = evaluation_sample(split_files(examples, EVAL), index,
-                                                        config.baseline_eval_examples)
+    sample, total = evaluation_sample(split_files(examples, EVAL), index, config.baseline_eval_examples)
+    eval_days = [timestamp // DAY for _, _, timestamp, _ in sample] or [0]
+    first_day = min(eval_days) - config.recent_popularity_days
+    started = time.monotonic()
+    train = training_summary([split_files(span, TRAIN) for span in window_examples(examples, window.uri)], index,
+                             config.baseline_train_users, first_day, max(eval_days) - first_day + 1)
+    seconds = {"streaming the training examples": time.monotonic() - started}
     item_text = None
     if content is not None:
         embedded = read_content(content.uri)
         item_text = embedded.text[embedded.rows_of(catalog_ids)]
-    results = baseline_metrics(baseline_ranks(counts, knn, targets, histories, item_text), cold)
-    results["sample"] = {"eval_examples": len(targets), "eval_examples_in_split": total,
-                         "itemknn_train_users": int(knn.user_rows.max(initial=-1)) + 1, "train_users": users}
-    with open(os.path.join(metrics.uri, METRICS_FILE), "w") as handle:
+    baselines, skipped = build_baselines(config, train, first_day, item_text, seconds)
+    ranks = baseline_ranks(baselines, _batches(sample, len(index)), seconds)
+    results = baseline_metrics(ranks, np.array([group for *_, group in sample]))
+    results["sample"] = {"eval_examples": len(sample), "eval_examples_in_split": total,
+                         "train_users": train["users"], "sampled_train_users": train["sampled_users"]}
+    results["seconds"] = {name: round(value, 2) for name, value in seconds.items()}
+    results["skipped"] = skipped
+    with tf.io.gfile.GFile(os.path.join(metrics.uri, METRICS_FILE), "w") as handle:
         json.dump(results, handle, indent=2)

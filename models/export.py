@@ -24,7 +24,7 @@ STRING = tf.TensorSpec([None], tf.string)
 STRING_MATRIX = tf.TensorSpec([None, None], tf.string)
 
 
-def _as_raw(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
+def as_raw(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
     """Request tensors -> the shapes the Transform graph was traced with ([B, 1] or sparse)."""
     if isinstance(spec, tf.io.VarLenFeature):
         return tf.sparse.from_dense(values)  # "" padding becomes absent
@@ -48,7 +48,7 @@ class Recommender(tf.Module):
 
     # ---- building blocks -------------------------------------------------------------------------------------------
     def _transform(self, raw: Mapping[str, tf.Tensor]):
-        return self.transform_layer({name: _as_raw(value, self.raw_feature_spec[name]) for name, value in raw.items()})
+        return self.transform_layer({name: as_raw(value, self.raw_feature_spec[name]) for name, value in raw.items()})
 
     def _embed_catalog(self, catalog) -> tf.Tensor:
         content = {name: catalog[name] for name in (F.ITEM_ID, *F.ITEM_CONTENT_FEATURES)}

@@ -13,6 +13,7 @@ import tensorflow as tf
 from avrec.config import ModelConfig
 from avrec.features import MODALITIES
 from avrec.models import preprocessing as P
+from avrec.models.attention import SelfAttentiveHistory
 from avrec.models.fusion import AlphaFusion, GatedFusion, ModalityDropout
 from avrec.models.item_content import ItemContent
 from avrec.models.layers import IdDropout, MeanPooledEmbedding, as_ragged, projection
@@ -29,7 +30,8 @@ class VocabularySizes:
 
 
 class QueryTower(tf.keras.Model):
-    """User id embedding + mean and most recent of the history's item embeddings -> query embedding."""
+    """User id embedding + the history's item embeddings -> query embedding. The history is read as the mean and the
+    most recent item (`user_tower="mean"`), or by self-attention over its order (`"attention"`), then the mean."""
 
     def __init__(self, sizes: VocabularySizes, item_embedding: tf.keras.layers.Embedding, config: ModelConfig, **kwargs):
         super().__init__(**kwargs)
@@ -38,19 +40,23 @@ class QueryTower(tf.keras.Model):
         self.user_embedding = tf.keras.layers.Embedding(sizes.users + config.oov_buckets, dim, name="user_id")
         self.item_embedding = item_embedding
         self.history_mean = MeanPooledEmbedding(item_embedding, padding=P.HISTORY_PAD, name="history_mean")
+        self.sequence = (SelfAttentiveHistory(item_embedding, config.history_length, dim, config.attention_blocks,
+                                              config.attention_heads, config.attention_dropout, P.HISTORY_PAD,
+                                              name="self_attentive_history")
+                         if config.user_tower == "attention" else None)
         self.project = projection(2 * dim, dim, name="query_projection")
 
     def call(self, features, training=None):
         users = self.user_dropout(features[P.USER_INDEX], training=training)
-        history = as_ragged(features[P.HISTORY_INDICES], padding=P.HISTORY_PAD)
-        has_history = tf.expand_dims(tf.cast(history.row_lengths() > 0, tf.float32), -1)
-        last_item = tf.maximum(history[:, -1:].to_tensor(default_value=0, shape=[None, 1])[:, 0], 0)
-        inputs = tf.concat([
-            self.user_embedding(users),
-            self.history_mean(history),
-            self.item_embedding(last_item) * has_history,
-        ], axis=-1)
-        return self.project(inputs)
+        indices = features[P.HISTORY_INDICES]
+        history = as_ragged(indices, padding=P.HISTORY_PAD)
+        if self.sequence is not None:
+            read = self.sequence(indices, training=training)
+        else:
+            has_history = tf.expand_dims(tf.cast(history.row_lengths() > 0, tf.float32), -1)
+            last_item = tf.maximum(history[:, -1:].to_tensor(default_value=0, shape=[None, 1])[:, 0], 0)
+            read = self.item_embedding(last_item) * has_history
+        return self.project(tf.concat([self.user_embedding(users), self.history_mean(history), read], axis=-1))
 
 
 class CandidateTower(tf.keras.Model):

@@ -13,6 +13,8 @@ from ml_metadata.metadata_store import metadata_store
 from avrec.components.ingest.example_gens import BAD_ROWS_FILE, read_bad_rows
 from avrec.components.ingest.time_split import read_split_report
 from avrec.config import RunConfig
+from avrec.features import FEW_INTERACTIONS
+from avrec.models.baselines.ranks import REPORTED_SLICES, WARM
 from avrec.models.metrics import REPORTED
 from avrec.pipeline.beam_runner import run_on_beam
 from avrec.pipeline.local_runner import beam_args, run_locally
@@ -26,15 +28,17 @@ RUNNERS = {"local": run_locally, "beam": run_on_beam}
 
 
 def metrics_document(result: RunResult) -> dict:
-    """Warm metrics at the top level; with cold-start evaluation, a `cold` section for the cold items; the
-    baselines' sample sizes under `baseline_sample`."""
+    """Warm metrics at the top level; a section for each slice of REPORTED_SLICES the split holds (`few`: warm
+    items trained on few times; `cold`: cold-start items); the baselines' sample sizes under `baseline_sample`."""
     baselines = dict(result.baselines)
-    cold = baselines.pop("cold", None)
-    sample = baselines.pop("sample", None)
+    slices = {name: baselines.pop(name, None) for name in REPORTED_SLICES}
+    notes = {key: baselines.pop(key, None) for key in ("sample", "skipped", "seconds")}
     document = {"model": result.model, **baselines}
-    if result.cold_model is not None and cold is not None:
-        document["cold"] = {"model": result.cold_model, **cold}
-    return {**document, "baseline_sample": sample, "blessed": result.blessed, "pushed_model": result.pushed_model}
+    for name, values in slices.items():
+        if name in result.model_slices and values is not None:
+            document[name] = {"model": result.model_slices[name], **values}
+    return {**document, "baseline_sample": notes["sample"], "baselines_skipped": notes["skipped"],
+            "blessed": result.blessed, "pushed_model": result.pushed_model}
 
 
 def format_table(methods: dict) -> str:
@@ -71,17 +75,27 @@ def execute(config: RunConfig, stream=sys.stdout) -> dict:
     run = RUNNERS[config.pipeline.runner](pipeline, metadata_path, stream)
     result = read_results(metadata_store.MetadataStore(metadata_connection(metadata_path)), run.run_context)
     split = _report_data(result, output, stream)
-    document = {**metrics_document(result), "window": split["window"]}
+    document = {**metrics_document(result), "eval_target_groups": split["eval_target_groups"],
+                "window": split["window"]}
     (output / METRICS_FILE).write_text(json.dumps(document, indent=2))
     (output / TIMINGS_FILE).write_text(json.dumps(
-        {"components": run.component_seconds, "cached": run.cached, "total_seconds": time.monotonic() - started},
-        indent=2))
+        {"components": run.component_seconds, "cached": run.cached, "baselines": result.baselines.get("seconds"),
+         "total_seconds": time.monotonic() - started}, indent=2))
 
-    warm = {method: document[method] for method in ("model", "popularity", "itemknn")}
+    warm = {method: values for method, values in document.items() if method == "model" or method in WARM}
     stream.write("\nFull-catalog ranking on the eval split (seen items excluded):\n" + format_table(warm) + "\n")
+    groups = split["eval_target_groups"]
+    if "few" in document:
+        stream.write(f"\nItems trained on at most {FEW_INTERACTIONS} times ({groups['few']} examples):\n"
+                     + format_table(document["few"]) + "\n")
     if "cold" in document:
-        stream.write("\nCold-start items (never seen in training), ranked among all items:\n"
-                     + format_table(document["cold"]) + "\n")
+        stream.write(f"\nCold-start items (never seen in training), ranked among all items ({groups['cold']} "
+                     "examples):\n" + format_table(document["cold"]) + "\n")
+    if groups["cold_no_history"]:
+        stream.write(f"({groups['cold_no_history']} cold examples without any history are counted, not scored: "
+                     "nothing can rank them)\n")
+    for name, reason in (document["baselines_skipped"] or {}).items():
+        stream.write(f"({name} skipped: {reason})\n")
     sample = document["baseline_sample"]
     if sample["eval_examples"] < sample["eval_examples_in_split"]:
         stream.write(f"(baselines scored on a sample of {sample['eval_examples']} of the "

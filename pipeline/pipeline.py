@@ -36,7 +36,7 @@ from avrec.components.window_transform import WindowTransform
 from avrec.config import SCHEMA_DIR, RunConfig
 from avrec.data.spans import span_numbers
 from avrec.data.split import EVAL, TRAIN
-from avrec.features import COLD, RATING
+from avrec.features import COLD, RATING, TARGET_GROUP
 from avrec.fingerprint import code_fingerprint
 from avrec.models.metrics import REPORTED, tfma_name
 
@@ -66,8 +66,9 @@ def eval_config(config: RunConfig) -> tfma.EvalConfig:
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name=contract.EVALUATE, label_key=EVAL_LABEL,
                                     prediction_key=contract.RANK)],
-        # Overall, and warm (cold = 0) versus cold-start (cold = 1) target items.
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[COLD])],
+        # Overall, warm (cold = 0) versus cold-start (cold = 1) target items, and by target group (few, cold).
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[COLD]),
+                       tfma.SlicingSpec(feature_keys=[TARGET_GROUP])],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 

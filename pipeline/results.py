@@ -1,4 +1,5 @@
-"""What one pipeline run produced, read back from ML Metadata: the model's metrics (warm and cold slices), the
+"""What one pipeline run produced, read back from ML Metadata: the model's metrics (warm, few-interaction and
+cold slices), the
 baselines', the blessing and where the model was pushed.
 
 Only the executions of that run count (its `pipeline_run` context): another run's newer artifacts in the same store
@@ -14,7 +15,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from avrec.components.score_baselines import read_baseline_metrics
 from avrec.errors import AvrecError
-from avrec.features import COLD
+from avrec.features import COLD, TARGET_GROUP
+from avrec.models.baselines.ranks import REPORTED_SLICES
 from avrec.models.metrics import REPORTED, tfma_name
 
 PIPELINE_RUN = "pipeline_run"
@@ -24,7 +26,7 @@ NODE = "node"
 @dataclasses.dataclass
 class RunResult:
     model: dict[str, float]
-    cold_model: dict[str, float] | None
+    model_slices: dict[str, dict[str, float]]  # REPORTED_SLICES present in the eval split
     baselines: dict
     blessed: bool
     pushed_model: str | None
@@ -62,15 +64,18 @@ def _node_type(store: metadata_store.MetadataStore) -> int:
     return store.get_context_type(NODE).id
 
 
-def _model_metrics(evaluation_uri: str) -> tuple[dict[str, float], dict[str, float] | None]:
-    """(warm metrics, cold-start metrics or None). Without cold items every example is warm."""
+def _model_metrics(evaluation_uri: str) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """(warm metrics, {slice: metrics} for the REPORTED_SLICES the split has). Without cold items every example is
+    warm."""
     slices = {key: value[""][""] for key, value in tfma.load_eval_result(evaluation_uri).slicing_metrics}
 
     def metrics(values):
         return {name: float(values[tfma_name(name)]["doubleValue"]) for name in REPORTED}
 
-    warm, cold = slices.get(((COLD, 0),)), slices.get(((COLD, 1),))
-    return metrics(warm if warm is not None else slices[()]), (metrics(cold) if cold is not None else None)
+    warm = slices.get(((COLD, 0),))
+    groups = {name: slices.get(((TARGET_GROUP, name),)) for name in REPORTED_SLICES}
+    return (metrics(warm if warm is not None else slices[()]),
+            {name: metrics(values) for name, values in groups.items() if values is not None})
 
 
 def read_results(store: metadata_store.MetadataStore, run_context: int) -> RunResult:
@@ -84,8 +89,8 @@ def read_results(store: metadata_store.MetadataStore, run_context: int) -> RunRe
     destination = None
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
         destination = pushed.custom_properties["pushed_destination"].string_value
-    model, cold_model = _model_metrics(outputs[("Evaluator", "evaluation")][-1].uri)
-    return RunResult(model=model, cold_model=cold_model,
+    model, model_slices = _model_metrics(outputs[("Evaluator", "evaluation")][-1].uri)
+    return RunResult(model=model, model_slices=model_slices,
                      baselines=read_baseline_metrics(outputs[("Baselines", "metrics")][-1].uri),
                      blessed=bool(outputs[("Evaluator", "blessing")][-1].custom_properties["blessed"].int_value),
                      pushed_model=destination, outputs=outputs)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from avrec.cli.options import add_output
-from avrec.config import DataConfig, ModelConfig, PipelineConfig, RunConfig, default
+from avrec.cli.options import add_output, item_list
+from avrec.config import LOSSES, USER_TOWERS, DataConfig, EvalConfig, ModelConfig, PipelineConfig, RunConfig, default
 
 
 def _holdout(value: str) -> float:
@@ -35,7 +35,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                              "(default: %(default)s)")
     add_output(parser)
     parser.add_argument("--epochs", type=int, default=default(ModelConfig, "epochs"),
-                        help="training epochs (default: %(default)s)")
+                        help="at most this many training epochs; training stops earlier when Recall@10 on a "
+                             "validation slice of the training examples stops improving (default: %(default)s)")
     parser.add_argument("--max-bad-fraction", type=float, default=default(DataConfig, "max_bad_fraction"),
                         help="stop if more than this fraction of a file's rows are bad (default: %(default)s)")
     parser.add_argument("--cold-items", type=float, default=default(DataConfig, "cold_item_fraction"),
@@ -43,6 +44,13 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                         help="cold-start evaluation: hold this share of items out of training entirely, e.g. 0.1")
     parser.add_argument("--no-content", action="store_true",
                         help="train the id + categorical model without pretrained content embeddings")
+    parser.add_argument("--loss", choices=LOSSES, default=default(ModelConfig, "loss"),
+                        help="full_softmax: each target against the whole catalog; in_batch: against the batch, "
+                             "log-Q corrected; auto: full softmax up to ModelConfig.full_softmax_max_items items "
+                             "(default: %(default)s)")
+    parser.add_argument("--user-tower", choices=USER_TOWERS, default=default(ModelConfig, "user_tower"),
+                        help="how the query tower reads the history: its mean and latest item, or self-attention "
+                             "over its order (default: %(default)s)")
     parser.add_argument("--fusion", choices=("gated", "alpha"), default=default(ModelConfig, "fusion"),
                         help="how the item tower fuses content: learned gates or alpha * text + (1 - alpha) * "
                              "vision (default: %(default)s)")
@@ -60,6 +68,9 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                              "blessed model")
     parser.add_argument("--keep-versions", type=int, default=default(PipelineConfig, "keep_versions"),
                         help="the serving directory keeps the newest N versions (default: %(default)s)")
+    parser.add_argument("--baselines", type=item_list, default=list(default(EvalConfig, "baselines")),
+                        help="comma-separated baselines scored beside the model (default: "
+                             f"{','.join(default(EvalConfig, 'baselines'))})")
     parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="an argument for every Beam step, e.g. --beam-arg=--runner=DataflowRunner (repeat; "
                              "default: DirectRunner, multi-processing, one worker per core)")
@@ -69,12 +80,13 @@ def config_from_args(args: argparse.Namespace, runner: str | None = None) -> Run
     data = DataConfig(source=args.data, format=args.format, holdout_last=args.holdout_last,
                       max_bad_fraction=args.max_bad_fraction, cold_item_fraction=args.cold_items,
                       span_window=args.span_window, span_eval_fraction=args.span_eval_fraction)
-    model = ModelConfig(epochs=args.epochs, content=not args.no_content, fusion=args.fusion,
+    model = ModelConfig(epochs=args.epochs, content=not args.no_content, fusion=args.fusion, loss=args.loss, user_tower=args.user_tower,
                         finetune_text=args.finetune_text, learning_rate=args.learning_rate,
                         warm_start=not args.from_scratch)
     pipeline = PipelineConfig(runner=runner or getattr(args, "runner", "local"), beam_args=tuple(args.beam_arg),
                               keep_versions=args.keep_versions, **({"image": args.image} if "image" in args else {}))
-    return RunConfig(output_dir=args.output, model_name=args.model_name, data=data, model=model, pipeline=pipeline)
+    return RunConfig(output_dir=args.output, model_name=args.model_name, data=data, model=model, pipeline=pipeline,
+                     eval=EvalConfig(baselines=tuple(args.baselines)))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,8 @@ import dataclasses
 import hashlib
 import math
 
+from avrec.features import FEW_INTERACTIONS
+
 Event = tuple[int, str, float, int]  # (timestamp, item_id, rating, span)
 TRAIN, EVAL = "train", "eval"
 
@@ -35,6 +37,13 @@ class SplitPlan:
     cutoff: int | None = None
     previous_span: int | None = None
     previous_cutoff: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class UserSplit:
+    examples: list["UserExample"]
+    repeats: list[Event]  # exact repeats left out
+    trained: list[str]  # every item this user contributes to the window's training (the window's item counts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +101,8 @@ def _roles_spans(events: list[Event], plan: SplitPlan) -> list[str | None]:
     return roles
 
 
-def split_user(events: list[Event], plan: SplitPlan) -> tuple[list[UserExample], list[Event]]:
-    """One user's examples, and the repeated events left out."""
+def split_user(events: list[Event], plan: SplitPlan) -> UserSplit:
+    """One user's examples, the repeated events left out, and the items the user trains."""
     events, repeats = _distinct(events)
     roles = _roles_one_dataset(events, plan) if plan.newest_span is None else _roles_spans(events, plan)
     examples, seen, trainable = [], [], []
@@ -105,4 +114,12 @@ def split_user(events: list[Event], plan: SplitPlan) -> tuple[list[UserExample],
         seen.append(item)
         if not is_cold and role != EVAL:
             trainable.append(item)
-    return examples, repeats
+    return UserSplit(examples, repeats, trainable)
+
+
+def target_group(cold: int, history: list[str], trained: int) -> str:
+    """The evaluation slice of an example (avrec.features.TARGET_GROUPS), given how often the window trains its
+    target item."""
+    if cold:
+        return "cold" if history else "cold_no_history"
+    return "few" if trained <= FEW_INTERACTIONS else "many"

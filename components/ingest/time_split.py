@@ -27,13 +27,15 @@ from avrec.components.artifacts import SpanWindow, split_files
 from avrec.components.ingest.window import SpanEntry, next_window, read_window, write_window
 from avrec.config import DataConfig
 from avrec.data.examples import read_frame, serialize
-from avrec.data.split import EVAL, TRAIN, SplitPlan, cold_items, split_user
+from avrec.data.split import EVAL, TRAIN, SplitPlan, cold_items, split_user, target_group
 
 REPORT_FILE = "split_report.json"
 SPAN = "span"  # the custom property ExampleGen gives each span's artifact
 _COUNTERS = "avrec.time_split"
 _CUTOFF = "cutoff.json"
 _REPEATS = "repeats"
+_TRAINED = "trained"
+_GROUP = "eval_"
 
 
 def _event(record: bytes, span: int):
@@ -44,7 +46,8 @@ def _event(record: bytes, span: int):
 
 
 class _SplitUsers(beam.DoFn):
-    """(user, events) -> serialized examples tagged 'train' / 'eval', and the repeated events ('repeats')."""
+    """(user, events) -> (target item, features) tagged 'train' / 'eval', the items the user trains ('trained'),
+    and the repeated events ('repeats')."""
 
     def __init__(self, plan: SplitPlan, catalog: dict[str, tuple]):
         self._plan, self._catalog = plan, catalog
@@ -53,17 +56,35 @@ class _SplitUsers(beam.DoFn):
     def process(self, element, cutoff=None, cold=frozenset()):
         user, events = element
         plan = dataclasses.replace(self._plan, cutoff=cutoff, cold=cold) if cutoff is not None or cold else self._plan
-        examples, repeats = split_user(list(events), plan)
-        for example in examples:
+        split = split_user(list(events), plan)
+        for example in split.examples:
             title, genres, text = self._catalog[example.item_id]
             self._counters[example.role].inc()
-            yield beam.pvalue.TaggedOutput(example.role, serialize({
+            yield beam.pvalue.TaggedOutput(example.role, {
                 F.USER_ID: user, F.ITEM_ID: example.item_id, F.RATING: float(example.rating),
                 F.TIMESTAMP: int(example.timestamp), F.HISTORY: example.history, F.TITLE: title, F.GENRES: genres,
-                F.TEXT: text, F.COLD: example.cold}))
-        for timestamp, item, _, _ in repeats:
+                F.TEXT: text, F.COLD: example.cold})
+        for item in split.trained:
+            yield beam.pvalue.TaggedOutput(_TRAINED, item)
+        for timestamp, item, _, _ in split.repeats:
             self._counters[_REPEATS].inc()
             yield beam.pvalue.TaggedOutput(_REPEATS, f"user {user!r}, item {item!r}, timestamp {timestamp}")
+
+
+class _Serialize(beam.DoFn):
+    """Adds the target group (from how often the window trains the target: `trained`, bounded by the item
+    vocabulary) and serializes; eval examples are counted per group."""
+
+    def __init__(self, role: str):
+        self._role = role
+        self._counters = {group: beam.metrics.Metrics.counter(_COUNTERS, f"{_GROUP}{group}")
+                          for group in F.TARGET_GROUPS}
+
+    def process(self, features: dict, trained: dict):
+        group = target_group(features[F.COLD], features[F.HISTORY], trained.get(features[F.ITEM_ID], 0))
+        if self._role == EVAL:
+            self._counters[group].inc()
+        yield serialize({**features, F.TARGET_GROUP: group})
 
 
 def _write_json(value, path: str) -> None:
@@ -139,10 +160,13 @@ class _Executor(base_beam_executor.BaseBeamExecutor):
                 | "AllItems" >> beam.combiners.ToList()
                 | "ColdItems" >> beam.Map(cold_items, data.cold_item_fraction))
         split = (by_user | "ByUser" >> beam.GroupByKey()
-                 | "Split" >> beam.ParDo(_SplitUsers(plan, features), **side).with_outputs(TRAIN, EVAL, _REPEATS))
+                 | "Split" >> beam.ParDo(_SplitUsers(plan, features), **side).with_outputs(TRAIN, EVAL, _TRAINED,
+                                                                                          _REPEATS))
+        trained = beam.pvalue.AsDict(split[_TRAINED] | "TrainCounts" >> beam.combiners.Count.PerElement())
         for role in (TRAIN, EVAL):
-            _ = split[role] | f"Write[{role}]" >> beam.io.WriteToTFRecord(
-                os.path.join(artifact_utils.get_split_uri([examples], role), "data_tfrecord"), file_name_suffix=".gz")
+            _ = (split[role] | f"Serialize[{role}]" >> beam.ParDo(_Serialize(role), trained=trained)
+                 | f"Write[{role}]" >> beam.io.WriteToTFRecord(
+                os.path.join(artifact_utils.get_split_uri([examples], role), "data_tfrecord"), file_name_suffix=".gz"))
         _ = (split[_REPEATS] | "SomeRepeats" >> beam.combiners.Sample.FixedSizeGlobally(3)
              | "WriteRepeats" >> beam.Map(_write_json, os.path.join(examples.uri, "repeats.json")))
         result = pipeline.run()
@@ -159,6 +183,7 @@ class _Executor(base_beam_executor.BaseBeamExecutor):
         with tf.io.gfile.GFile(os.path.join(examples.uri, "repeats.json")) as handle:
             repeats = json.load(handle)
         _write_json({"train": counts.get(TRAIN, 0), "eval": counts.get(EVAL, 0),
+                     "eval_target_groups": {group: counts.get(f"{_GROUP}{group}", 0) for group in F.TARGET_GROUPS},
                      "repeated_events": {"count": counts.get(_REPEATS, 0), "examples": repeats},
                      "window": [entry.span for entry in window]}, os.path.join(examples.uri, REPORT_FILE))
         write_window(window_artifact.uri, window)

@@ -3,7 +3,8 @@ of the example's history."""
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sparse
+
+from avrec.models.baselines.batch import EvalBatch
 
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -17,5 +18,5 @@ class ContentOnly:
         """item_text: the catalog's text embeddings, in catalog order."""
         self._text = unit_rows(item_text.astype(np.float32))
 
-    def scores(self, histories: sparse.csr_matrix) -> np.ndarray:
-        return unit_rows(np.asarray(histories @ self._text)) @ self._text.T
+    def scores(self, batch: EvalBatch) -> np.ndarray:
+        return unit_rows(np.asarray(batch.histories @ self._text)) @ self._text.T

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sparse
 
+from avrec.models.baselines.batch import EvalBatch
 from avrec.models.baselines.interactions import TrainingInteractions
 
 
@@ -16,7 +17,7 @@ class ItemKnn:
         item_users = np.asarray(self._user_item.sum(axis=0)).ravel()
         self._inverse_norm = sparse.diags(np.where(item_users > 0, 1.0 / np.sqrt(np.maximum(item_users, 1)), 0.0))
 
-    def scores(self, histories: sparse.csr_matrix) -> np.ndarray:
+    def scores(self, batch: EvalBatch) -> np.ndarray:
         # (H D^-1/2 UI^T) UI D^-1/2: the similarities are never materialised as an items x items matrix.
-        scores = ((histories @ self._inverse_norm) @ self._user_item.T) @ self._user_item @ self._inverse_norm
+        scores = ((batch.histories @ self._inverse_norm) @ self._user_item.T) @ self._user_item @ self._inverse_norm
         return np.asarray(scores.todense() if sparse.issparse(scores) else scores)

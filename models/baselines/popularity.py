@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sparse
+
+from avrec.models.baselines.batch import EvalBatch
 
 
 class Popularity:
@@ -12,5 +13,5 @@ class Popularity:
         """item_counts: training interactions per catalog item (all of them: a vector the catalog's size)."""
         self._counts = np.asarray(item_counts, np.float32)
 
-    def scores(self, histories: sparse.csr_matrix) -> np.ndarray:
-        return np.broadcast_to(self._counts, (histories.shape[0], len(self._counts)))
+    def scores(self, batch: EvalBatch) -> np.ndarray:
+        return np.broadcast_to(self._counts, (len(batch), len(self._counts)))

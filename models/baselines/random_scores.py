@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sparse
+
+from avrec.models.baselines.batch import EvalBatch
 
 
 class RandomScores:
@@ -12,5 +13,5 @@ class RandomScores:
         self._num_items = num_items
         self._random = np.random.default_rng(seed)
 
-    def scores(self, histories: sparse.csr_matrix) -> np.ndarray:
-        return self._random.random((histories.shape[0], self._num_items), dtype=np.float32)
+    def scores(self, batch: EvalBatch) -> np.ndarray:
+        return self._random.random((len(batch), self._num_items), dtype=np.float32)

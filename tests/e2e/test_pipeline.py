@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from avrec.config import DataConfig, ModelConfig, RunConfig
 from avrec.errors import ValidationError
+from avrec.models.baselines.ranks import WARM
 from avrec.pipeline.job import execute
 
 pytestmark = pytest.mark.slow
@@ -30,8 +31,11 @@ def test_metrics_are_written_beside_both_baselines(slice_run):
         assert set(document[method]) == {"recall@10", "recall@50", "ndcg@10"}
         assert 0 <= document[method]["recall@10"] <= document[method]["recall@50"] <= 1
     cold = document["cold"]  # the slice run holds 10% of the items out of training
-    assert set(cold) == {"model", "content_only", "random", "popularity", "itemknn"}
+    assert set(cold) == {"model", "content_only", "random", *WARM}
     assert all(0 <= cold[method]["recall@10"] <= cold[method]["recall@50"] <= 1 for method in cold)
+    assert set(document["few"]) == {"model", *WARM}  # items trained on at most 5 times
+    groups = document["eval_target_groups"]
+    assert groups["cold"] and groups["few"] and groups["many"]
     assert document["blessed"] is True
     assert Path(document["pushed_model"]).parent == config.model_base_path
     assert document["pushed_model"].split("/")[-1].isdigit()

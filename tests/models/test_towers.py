@@ -76,3 +76,41 @@ def test_text_encoder_fine_tuning_updates_its_weights_end_to_end(encoders):
     tower_weights = {v.ref() for v in model.candidate_tower.trainable_variables}
     assert encoder.trainable_variables and all(v.ref() in tower_weights for v in encoder.trainable_variables)
     assert not np.allclose(encoder(batch[P.ENCODER_TEXT]).numpy(), before)
+
+
+def _order_task(config):
+    """Same user, same items, same latest item: only the order of the two earlier items tells the target."""
+    batch = features([0] * 40, [5, 6] * 20, [[1, 2, 3], [2, 1, 3]] * 20, config)
+    probe = features([0, 0], [5, 6], [[1, 2, 3], [2, 1, 3]], config)
+    return batch, probe
+
+
+def test_attention_user_tower_reads_the_order_of_the_history_where_the_mean_cannot():
+    base = dict(embedding_dim=16, history_length=3, learning_rate=0.02, id_dropout=0.0, attention_dropout=0.0,
+                loss="in_batch", logq_correction=False)
+    for tower, learns in (("mean", False), ("attention", True)):
+        config = ModelConfig(**base, user_tower=tower)
+        tf.keras.utils.set_random_seed(0)
+        model = TwoTowerModel(SIZES, config)
+        batch, probe = _order_task(config)
+        model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+        model.fit(tf.data.Dataset.from_tensor_slices(batch).batch(8), epochs=30, verbose=0)
+        queries = model.query_tower(probe).numpy()
+        items = model.candidate_tower(features([0, 0], [5, 6], [[], []], config)).numpy()
+        assert np.allclose(queries[0], queries[1], atol=1e-6) != learns
+        if learns:
+            assert (np.argmax(queries @ items.T, axis=1) == [0, 1]).all()
+
+
+def test_full_softmax_scores_each_target_against_every_catalog_item():
+    config = ModelConfig(embedding_dim=8, history_length=2, id_dropout=0.0, temperature=0.5)
+    catalog = features([0] * 8, list(range(8)), [[]] * 8, config)
+    model = TwoTowerModel(SIZES, config, catalog=catalog)
+    batch = features([0, 1], [2, 7], [[1], [3, 4]], config)
+    queries = model.query_tower(batch).numpy()
+    candidates = model.candidate_tower(catalog).numpy()
+    logits = queries @ candidates.T / config.temperature
+    expected = np.mean([np.log(np.exp(row).sum()) - row[target] for row, target in zip(logits, [2, 7])])
+    assert float(model.compute_loss(batch)) == pytest.approx(expected, rel=1e-5)
+    assert ModelConfig().uses_full_softmax(50000) and not ModelConfig().uses_full_softmax(50001)
+    assert not ModelConfig(finetune_text=True).uses_full_softmax(10)

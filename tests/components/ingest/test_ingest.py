@@ -13,6 +13,7 @@ from avrec.components.ingest.time_split import TimeSplit, read_split_report
 from avrec.components.ingest.window import read_window
 from avrec.config import DataConfig
 from avrec.data.examples import read_frame
+from avrec.data.split import cold_items
 from avrec.errors import DataError
 from avrec.pipeline.monitor import metadata_connection, run_monitored
 
@@ -45,8 +46,8 @@ def _pipeline(data: DataConfig, root, spans=True):
                             beam_pipeline_args=IN_MEMORY)
 
 
-def _run(data, root):
-    run_monitored(tfx.orchestration.LocalDagRunner(), _pipeline(data, root), root / "metadata.sqlite",
+def _run(data, root, spans=True):
+    run_monitored(tfx.orchestration.LocalDagRunner(), _pipeline(data, root, spans), root / "metadata.sqlite",
                   open(root / "progress.txt", "a"))
     [uri] = sorted((root / "pipeline" / "TimeSplit" / "examples").iterdir(), key=lambda p: int(p.name))[-1:]
     return uri
@@ -95,3 +96,30 @@ def test_too_many_bad_rows_stop_the_run_naming_file_column_and_lines(tmp_path):
         run_monitored(tfx.orchestration.LocalDagRunner(),
                       _pipeline(DataConfig(source=str(data_dir)), tmp_path, spans=False),
                       tmp_path / "metadata.sqlite", open(tmp_path / "progress.txt", "a"))
+
+
+def test_eval_examples_carry_their_target_group_and_cold_ones_without_history_are_counted(tmp_path):
+    """A cold item as a user's first interaction has no history that could rank it: its own group, counted in the
+    split report; a warm item trained on once is `few`, one trained on by six users `many`."""
+    items = "abcdefghijkl"
+    [cold, *_] = sorted(cold_items(list(items), 0.1))
+    warm = [item for item in items if item != cold]
+    popular, rare, last = warm[0], warm[1], warm[2:]
+    rows = [(f"p{n}", popular, 1, 10 + n) for n in range(6)] + [(f"p{n}", last[n], 1, 30 + n) for n in range(6)]
+    rows += [("r", rare, 1, 20), ("r", popular, 1, 21), ("r", rare, 1, 50)]  # r re-watches the rare item last
+    rows += [("c", cold, 1, 5), ("c", popular, 1, 60), ("c", last[0], 1, 61)]
+    rows += [("m", last[1], 1, 70), ("m", popular, 1, 71)]  # popular: trained on by 8 users
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "items.csv").write_text("item_id,title\n" + "".join(f"{i},Item {i}\n" for i in items))
+    (data_dir / "interactions.csv").write_text("user_id,item_id,weight,timestamp\n" + "".join(
+        f"{user},{item},{weight},{time}\n" for user, item, weight, time in rows))
+    examples = _run(DataConfig(source=str(data_dir), holdout_last=1, cold_item_fraction=0.1), tmp_path,
+                    spans=False)
+    evaluated = read_frame(str(examples / "Split-eval" / "*"), (F.USER_ID, F.ITEM_ID, F.TARGET_GROUP))
+    groups = {(user, item): group for user, item, group in evaluated.itertuples(index=False, name=None)}
+    assert groups[("c", cold)] == "cold_no_history"
+    assert groups[("r", rare)] == "few" and groups[("c", last[0])] == "few"
+    assert groups[("p0", last[0])] == "few" and groups[("m", popular)] == "many"
+    assert read_split_report(str(examples))["eval_target_groups"] == {
+        "many": 1, "few": len(groups) - 2, "cold": 0, "cold_no_history": 1}
