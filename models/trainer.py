@@ -122,9 +122,10 @@ def run_fn(fn_args) -> None:
         encoders = EncoderConfig.from_dict(fn_args.custom_config["encoders"]).resolved()
     raw_spec = tft_output.raw_feature_spec()
     catalog = load_catalog(fn_args.custom_config[CATALOG_PATTERN_KEY], raw_spec)
-    items = transformed_items(tft_output.transform_features_layer(), raw_spec, catalog) if held or \
-        config.uses_full_softmax(len(catalog[F.ITEM_ID])) else None
-    softmax_catalog = items if config.uses_full_softmax(len(catalog[F.ITEM_ID])) else None
+    full_softmax = config.uses_full_softmax(len(catalog[F.ITEM_ID]))
+    items = transformed_items(tft_output.transform_features_layer(), raw_spec, catalog) if held or full_softmax \
+        else None
+    softmax_catalog = items if full_softmax else None
     progress.info("loss: %s", f"full softmax over the catalog's {len(catalog[F.ITEM_ID])} items"
                   if softmax_catalog is not None else
                   f"in-batch softmax with log-Q correction ({len(catalog[F.ITEM_ID])} catalog items, "
@@ -137,9 +138,9 @@ def run_fn(fn_args) -> None:
     train = _dataset(fn_args, tft_output, config.batch_size, shuffle=True, seed=config.seed, epochs=None)
     callbacks = [EpochLog(), tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")]
     if held:
-        train, _ = validation.split(train, config.validation_share, config.batch_size)
-        _, held_out = validation.split(_dataset(fn_args, tft_output, config.batch_size, shuffle=False, seed=0,
-                                                epochs=1), config.validation_share, config.batch_size)
+        train = validation.part(train, config.validation_share, config.batch_size, held=False)
+        held_out = validation.part(_dataset(fn_args, tft_output, config.batch_size, shuffle=False, seed=0, epochs=1),
+                                   config.validation_share, config.batch_size, held=True)
         rows = catalog_rows(items, sizes.items + config.oov_buckets)
         callbacks[:0] = [validation.ValidationRecall(held_out, items, rows),
                          tf.keras.callbacks.EarlyStopping(validation.MONITOR, mode="max", patience=config.patience,

@@ -27,13 +27,10 @@ def _one(features: dict, share: float) -> tf.Tensor:
                      for name in (P.USER_INDEX, P.ITEM_INDEX, P.HISTORY_INDICES)}, share)[0]
 
 
-def split(examples: tf.data.Dataset, share: float, batch_size: int) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """Batched examples -> (training batches, validation batches), both of `batch_size`."""
-    unbatched = examples.unbatch()
-    train = unbatched.filter(lambda features: tf.logical_not(_one(features, share)))
-    validation = unbatched.filter(lambda features: _one(features, share))
-    return (train.batch(batch_size).prefetch(tf.data.AUTOTUNE),
-            validation.batch(batch_size).prefetch(tf.data.AUTOTUNE))
+def part(examples: tf.data.Dataset, share: float, batch_size: int, held: bool) -> tf.data.Dataset:
+    """Batched examples -> batches of `batch_size` of the validation slice (held) or of the rest."""
+    chosen = examples.unbatch().filter(lambda features: tf.equal(_one(features, share), held))
+    return chosen.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 class ValidationRecall(tf.keras.callbacks.Callback):

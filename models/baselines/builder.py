@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import time
 
-import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import numpy as np
-import tensorflow as tf
 
 from avrec.config import EvalConfig
 from avrec.models.baselines.batch import EvalBatch
@@ -16,12 +14,14 @@ from avrec.models.baselines.interactions import incidence
 from avrec.models.baselines.itemknn import ItemKnn
 from avrec.models.baselines.popularity import Popularity
 from avrec.models.baselines.random_scores import RandomScores
+from avrec.models.baselines.ranks import baseline_ranks
 from avrec.models.baselines.recent_popularity import RecentPopularity
 from avrec.models.baselines.sasrec import SasRec
-from avrec.models.metrics import ranking_metrics, target_ranks
+from avrec.models.metrics import ranking_metrics
 
 # EASE's regularization is validated only where the inverses are cheap; larger catalogs use the middle value.
 EASE_VALIDATED_ITEMS = 8000
+VALIDATION_BATCH = 512
 
 
 def _ease(train: dict, num_items: int) -> Ease:
@@ -31,13 +31,13 @@ def _ease(train: dict, num_items: int) -> Ease:
         return Ease(train["knn"].user_item(), LAMBDAS[len(LAMBDAS) // 2])
     histories = [s[:-1] for s in sequences]
     without_last = incidence(histories, num_items)
-    batch = EvalBatch(without_last, histories, np.zeros(len(histories), np.int64))
     targets = np.array([s[-1] for s in sequences], np.int64)
+    batches = [(EvalBatch(without_last[start:start + VALIDATION_BATCH], histories[start:start + VALIDATION_BATCH],
+                          np.zeros(len(histories[start:start + VALIDATION_BATCH]), np.int64)),
+                targets[start:start + VALIDATION_BATCH]) for start in range(0, len(histories), VALIDATION_BATCH)]
     best = None
     for regularization in LAMBDAS:
-        candidate = Ease(without_last, regularization)
-        ranks = target_ranks(tf.constant(candidate.scores(batch)), tf.constant(targets),
-                             tf.constant(without_last.toarray() > 0)).numpy()
+        ranks = baseline_ranks([Ease(without_last, regularization)], batches)[Ease.name]
         recall = ranking_metrics(ranks)["recall@10"]
         if best is None or recall > best[0]:
             best = (recall, regularization)

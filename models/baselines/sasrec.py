@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from avrec.models.attention import SelfAttentionBlocks
 from avrec.models.baselines.batch import EvalBatch
+from avrec.models.metrics import ranking_metrics, target_ranks
 from avrec.progress import progress
 
 
@@ -79,19 +80,16 @@ def left_padded(sequences: list[np.ndarray], length: int) -> np.ndarray:
 
 
 def _recall_at_10(network: SasRecNetwork, inputs: np.ndarray, targets: np.ndarray) -> float:
-    hits = 0
+    """Validation Recall@10 by the metric code the runs report (models.metrics), the input items excluded."""
+    ranks = []
     for start in range(0, len(inputs), 256):
         batch = inputs[start:start + 256]
-        scores = network.logits(network(batch, training=False)[:, -1]).numpy()
-        seen = np.zeros_like(scores, dtype=bool)
+        scores = network.logits(network(batch, training=False)[:, -1])
+        seen = np.zeros(scores.shape, dtype=bool)
         rows = np.repeat(np.arange(len(batch)), batch.shape[1])
         seen[rows, np.maximum(batch.reshape(-1) - 1, 0)] = batch.reshape(-1) > 0
-        batch_targets = targets[start:start + 256]
-        seen[np.arange(len(batch)), batch_targets] = False  # re-consuming an item is a hit, as in the metrics
-        target_scores = scores[np.arange(len(batch)), batch_targets]
-        ahead = ((scores >= target_scores[:, None]) & ~seen).sum(axis=1) - 1
-        hits += int((ahead < 10).sum())
-    return hits / max(len(inputs), 1)
+        ranks.append(target_ranks(scores, tf.constant(targets[start:start + 256]), tf.constant(seen)).numpy())
+    return ranking_metrics(np.concatenate(ranks))["recall@10"] if ranks else 0.0
 
 
 def fitted_to(config: SasRecConfig, sequences: list[np.ndarray]) -> SasRecConfig:

@@ -16,7 +16,8 @@ def test_the_slice_is_a_stable_share_and_train_and_validation_partition_the_exam
     mask = validation.held_out(batch, 0.2).numpy()
     assert 0.1 < mask.mean() < 0.3
     np.testing.assert_array_equal(mask, validation.held_out(batch, 0.2).numpy())  # stable
-    train, held = validation.split(tf.data.Dataset.from_tensor_slices(batch).batch(64), 0.2, batch_size=64)
+    examples = tf.data.Dataset.from_tensor_slices(batch).batch(64)
+    train, held = (validation.part(examples, 0.2, batch_size=64, held=held) for held in (False, True))
     held_items = np.concatenate([b["item_index"].numpy() for b in held])
     train_items = np.concatenate([b["item_index"].numpy() for b in train])
     assert len(held_items) == mask.sum() and len(train_items) == len(mask) - mask.sum()
