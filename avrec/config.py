@@ -133,7 +133,7 @@ class DataConfig(_Section):
 
 
 LOSSES = ("auto", "full_softmax", "in_batch")
-USER_TOWERS = ("mean", "attention")
+USER_TOWERS = ("attention", "mean")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,18 +141,22 @@ class ModelConfig(_Section):
     """Two-tower retrieval model and its training."""
 
     embedding_dim: int = 64
-    history_length: int = 20
-    temperature: float = 0.1
+    # The query reads the user's latest `history_length` items (Transform keeps that many per example).
+    history_length: int = 50
+    # Scores are dot products divided by this (the softmax's temperature).
+    temperature: float = 1.0
     # Probability of replacing a user or item id by the OOV index in training (cold-start robustness).
     id_dropout: float = 0.1
+    # Users with fewer training examples than this share the OOV user id (a sparse id would add noise).
+    user_min_examples: int = 10
     logq_correction: bool = True
-    # At most this many epochs: training stops when the loss on a validation slice of the training examples
-    # (validation_share of them, by hash; 0: no slice) has not improved for `patience` epochs, and keeps the best.
-    epochs: int = 8
-    validation_share: float = 0.05
-    patience: int = 2
-    batch_size: int = 512
-    learning_rate: float = 0.005
+    # At most this many epochs: training stops when Recall@10 on the validation slice (the latest training example
+    # of at most `validation_examples` users; 0: no slice) has not improved for `patience` epochs, and keeps the best.
+    epochs: int = 20
+    validation_examples: int = 2000
+    patience: int = 3
+    batch_size: int = 256
+    learning_rate: float = 0.001
     text_vocab_size: int = 20000
     oov_buckets: int = 1
     top_k: int = contract.DEFAULT_TOP_K  # K of the exported model's top-K outputs
@@ -166,21 +170,24 @@ class ModelConfig(_Section):
     finetune_text: bool = False
     # Start from the latest blessed model's weights (ids that persist keep their embeddings); off: from scratch.
     warm_start: bool = True
+    # Before training the whole model, train the item id embeddings and the history encoder on behaviour alone
+    # (next-item prediction, no content, no user ids) for this many epochs (0: off).
+    pretrain_epochs: int = 0
     # "full_softmax": each example's target against every catalog item; "in_batch": against the batch's other
     # targets, log-Q corrected; "auto": full softmax while the catalog has at most full_softmax_max_items items
     # (its cost per step grows with the catalog) and the text encoder is not fine-tuned.
     loss: str = "auto"
     full_softmax_max_items: int = 50000
-    # How the query tower reads the history: "mean" (mean and most recent item) or "attention" (self-attention over
-    # the order, models.attention).
-    user_tower: str = "mean"
+    # How the query tower reads the history: "attention" (causal self-attention over its order, models.attention)
+    # or "mean" (its mean and most recent item).
+    user_tower: str = "attention"
     attention_blocks: int = 2
-    attention_heads: int = 2
+    attention_heads: int = 1
     attention_dropout: float = 0.2
 
     def validate(self) -> None:
         for name in ("embedding_dim", "history_length", "epochs", "batch_size", "text_vocab_size", "oov_buckets",
-                     "top_k"):
+                     "top_k", "user_min_examples"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         _require(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
         _require(0 <= self.id_dropout < 1, f"id_dropout must be in [0, 1), got {self.id_dropout}")
@@ -188,8 +195,9 @@ class ModelConfig(_Section):
         _require(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
         _require(0 <= self.modality_dropout < 1, f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
-        _require(0 <= self.validation_share < 0.5, f"validation_share must be in [0, 0.5), got {self.validation_share}")
+        _require(self.validation_examples >= 0, f"validation_examples must be >= 0, got {self.validation_examples}")
         _require(self.patience >= 1, f"patience must be >= 1, got {self.patience}")
+        _require(self.pretrain_epochs >= 0, f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         _require(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         _require(self.user_tower in USER_TOWERS,
                  f"user_tower must be one of {', '.join(USER_TOWERS)}, got {self.user_tower!r}")
@@ -261,6 +269,26 @@ class EvalConfig(_Section):
         _require(not unknown, f"unknown baseline(s) {unknown}; choose from {', '.join(BASELINES)}")
 
 
+TUNER_ALGORITHMS = ("random", "hyperband")
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneConfig(_Section):
+    """The Tuner: a keras-tuner search over the model's hyperparameters (models.tuner) before the Trainer, each trial
+    scored on the validation slice of the training examples. trials = 0: no Tuner, the configured values train."""
+
+    trials: int = 0
+    epochs: int = 4  # at most this many epochs per trial (early stopping on the validation slice as in training)
+    algorithm: str = "random"
+    seed: int = 7
+
+    def validate(self) -> None:
+        _require(self.trials >= 0, f"trials must be >= 0, got {self.trials}")
+        _require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        _require(self.algorithm in TUNER_ALGORITHMS,
+                 f"algorithm must be one of {', '.join(TUNER_ALGORITHMS)}, got {self.algorithm!r}")
+
+
 RUNNERS = ("local", "beam", "kubeflow")
 
 
@@ -293,6 +321,7 @@ class RunConfig(_Section):
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     encoders: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
+    tune: TuneConfig = dataclasses.field(default_factory=TuneConfig)
     pipeline: PipelineConfig = dataclasses.field(default_factory=PipelineConfig)
 
     def validate(self) -> None:

@@ -8,7 +8,7 @@ from here, and TF Serving sees exactly this.
   item_embeddings      item_id [B] -> embedding [B, D]
   item_titles          item_id [B] -> title [B]                         ("" for an unknown item)
   search_by_embedding  query_embedding [B, Dt] -> item_ids, scores      (models with content embeddings only)
-  evaluate             examples [B] (serialized tf.Examples) -> rank [B]   (what the pipeline's Evaluator reads)
+  evaluate             examples [B] (serialized tf.Examples) -> rank [B], future_rank [B]   (the Evaluator's input)
 
 A model with content embeddings carries its text encoder beside it, in TEXT_ENCODER_DIR: a SavedModel whose graph
 file is renamed TEXT_ENCODER_GRAPH (TFX's Pusher copies no other saved_model.pb), text [B] -> embedding [B, Dt].
@@ -37,6 +37,14 @@ SCORES = "scores"
 EMBEDDING = "embedding"
 TITLE = "title"
 RANK = "rank"
+FUTURE_RANK = "future_rank"
+
+
+def ablation_rank(modality: str) -> str:
+    """`evaluate`'s output: the target's rank with one pretrained modality toggled (off if the model uses it, on if
+    its Trainer switched it off)."""
+    return f"rank_toggled_{modality}"
+
 
 PADDING = ""  # pads list inputs to equal length; an empty list is sent as one PADDING
 DEFAULT_TOP_K = 100

@@ -18,7 +18,7 @@ from tfx.types.standard_component_specs import TrainerSpec
 from tfx.utils import json_utils
 
 from avrec.components.artifacts import ContentEmbeddings, split_files
-from avrec.models.trainer import CATALOG_PATTERN_KEY, CONTENT_URI_KEY
+from avrec.models.training import CATALOG_PATTERN_KEY, CONTENT_URI_KEY
 
 CATALOG_KEY = "catalog"
 CONTENT_KEY = "content"
@@ -29,18 +29,24 @@ class CatalogTrainerSpec(TrainerSpec):
               CONTENT_KEY: ChannelParameter(type=ContentEmbeddings, optional=True)}
 
 
+def catalog_config(input_dict) -> dict:
+    """Where the module finds the catalog's files and the content embeddings (custom_config entries)."""
+    extra = {CATALOG_PATTERN_KEY: split_files(artifact_utils.get_single_instance(input_dict[CATALOG_KEY]))}
+    if input_dict.get(CONTENT_KEY):
+        extra[CONTENT_URI_KEY] = artifact_utils.get_single_uri(input_dict[CONTENT_KEY])
+    return extra
+
+
 class CatalogTrainerExecutor(trainer_executor.GenericExecutor):
     def _GetFnArgs(self, input_dict, output_dict, exec_properties):
         fn_args = super()._GetFnArgs(input_dict, output_dict, exec_properties)
-        extra = {CATALOG_PATTERN_KEY: split_files(artifact_utils.get_single_instance(input_dict[CATALOG_KEY]))}
-        if input_dict.get(CONTENT_KEY):
-            extra[CONTENT_URI_KEY] = artifact_utils.get_single_uri(input_dict[CONTENT_KEY])
-        fn_args.custom_config = {**(fn_args.custom_config or {}), **extra}
+        fn_args.custom_config = {**(fn_args.custom_config or {}), **catalog_config(input_dict)}
         return fn_args
 
 
 class CatalogTrainer(base_component.BaseComponent):
-    """Trainer(examples, transform_graph, schema, run_fn, base_model, ...) plus `catalog` and optional `content`;
+    """Trainer(examples, transform_graph, schema, run_fn, base_model, hyperparameters, ...) plus `catalog` and
+    optional `content`;
     `examples` may hold one transformed artifact per span of the window: it trains on all their train splits."""
 
     SPEC_CLASS = CatalogTrainerSpec
@@ -49,10 +55,11 @@ class CatalogTrainer(base_component.BaseComponent):
     def __init__(self, examples: types.BaseChannel, transform_graph: types.BaseChannel, schema: types.BaseChannel,
                  catalog: types.BaseChannel, run_fn: str, custom_config: dict,
                  train_args: trainer_pb2.TrainArgs, eval_args: trainer_pb2.EvalArgs,
-                 content: types.BaseChannel | None = None, base_model: types.BaseChannel | None = None):
+                 content: types.BaseChannel | None = None, base_model: types.BaseChannel | None = None,
+                 hyperparameters: types.BaseChannel | None = None):
         super().__init__(spec=CatalogTrainerSpec(
             examples=examples, transform_graph=transform_graph, schema=schema, catalog=catalog, content=content,
-            base_model=base_model, run_fn=run_fn,
+            base_model=base_model, hyperparameters=hyperparameters, run_fn=run_fn,
             custom_config=json_utils.dumps(custom_config), train_args=train_args, eval_args=eval_args,
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun)))

@@ -48,23 +48,23 @@ def _hash(*parts: bytes) -> int:
 
 
 def evaluation_sample(pattern: str, index: dict[bytes, int], max_examples: int):
-    """The max_examples eval examples of lowest hash as (target, history, timestamp, target group), and the count
-    in all."""
+    """The max_examples eval examples of lowest hash as (target, history, timestamp, target group, horizon), and
+    the count in all."""
     heap, total = [], 0
-    spec = F.feature_spec((F.USER_ID, F.ITEM_ID, F.TIMESTAMP, F.HISTORY, F.TARGET_GROUP))
+    spec = F.feature_spec((F.USER_ID, F.ITEM_ID, F.TIMESTAMP, F.HISTORY, F.TARGET_GROUP, F.HORIZON))
     for batch in iter_examples(pattern, spec):
-        for user, item, timestamp, history, group in zip(batch[F.USER_ID].numpy(), batch[F.ITEM_ID].numpy(),
-                                                         batch[F.TIMESTAMP].numpy(), batch[F.HISTORY].to_list(),
-                                                         batch[F.TARGET_GROUP].numpy()):
+        for user, item, timestamp, history, group, horizon in zip(
+                batch[F.USER_ID].numpy(), batch[F.ITEM_ID].numpy(), batch[F.TIMESTAMP].numpy(),
+                batch[F.HISTORY].to_list(), batch[F.TARGET_GROUP].numpy(), batch[F.HORIZON].numpy()):
             total += 1
             entry = (-_hash(user, item, str(timestamp).encode()), item, tuple(history), int(timestamp),
-                     group.decode())
+                     group.decode(), int(horizon))
             if len(heap) < max_examples:
                 heapq.heappush(heap, entry)
             elif entry > heap[0]:
                 heapq.heapreplace(heap, entry)
-    return [(index.get(item, -1), positions(history, index), timestamp, group)
-            for _, item, history, timestamp, group in sorted(heap, reverse=True)], total
+    return [(index.get(item, -1), positions(history, index), timestamp, group, horizon)
+            for _, item, history, timestamp, group, horizon in sorted(heap, reverse=True)], total
 
 
 def _train_batches(patterns: list[str]):
@@ -104,12 +104,13 @@ def _runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return boundaries[:-1], boundaries[1:]
 
 
-def _batches(examples: list, num_items: int):
+def _batches(examples: list, num_items: int, future: bool = False):
+    """Evaluation batches and their targets; `future`: each history cut at its horizon (the future protocol)."""
     for start in range(0, len(examples), BATCH):
         part = examples[start:start + BATCH]
-        histories = [history for _, history, _, _ in part]
+        histories = [history[:horizon] if future else history for _, history, _, _, horizon in part]
         yield (EvalBatch(incidence(histories, num_items), histories,
-                         np.array([timestamp for _, _, timestamp, _ in part], np.int64)),
+                         np.array([timestamp for _, _, timestamp, _, _ in part], np.int64)),
                np.array([target for target, *_ in part], np.int64))
 
 
@@ -127,7 +128,7 @@ def Baselines(examples: tfx.dsl.components.InputArtifact[standard_artifacts.Exam
     catalog_ids = read_examples(split_files(catalog), F.feature_spec((F.ITEM_ID,)))[F.ITEM_ID].numpy()
     index = {item: position for position, item in enumerate(catalog_ids)}
     sample, total = evaluation_sample(split_files(examples, EVAL), index, config.baseline_eval_examples)
-    eval_days = [timestamp // DAY for _, _, timestamp, _ in sample] or [0]
+    eval_days = [timestamp // DAY for _, _, timestamp, _, _ in sample] or [0]
     first_day = min(eval_days) - config.recent_popularity_days
     started = time.monotonic()
     train = training_summary([split_files(span, TRAIN) for span in window_examples(examples, window.uri)], index,
@@ -139,7 +140,8 @@ def Baselines(examples: tfx.dsl.components.InputArtifact[standard_artifacts.Exam
         item_text = embedded.text[embedded.rows_of(catalog_ids)]
     baselines, skipped = build_baselines(config, train, first_day, item_text, seconds)
     ranks = baseline_ranks(baselines, _batches(sample, len(index)), seconds)
-    results = baseline_metrics(ranks, np.array([group for *_, group in sample]))
+    future = baseline_ranks(baselines, _batches(sample, len(index), future=True), seconds)
+    results = baseline_metrics(ranks, future, np.array([group for _, _, _, group, _ in sample]))
     results["sample"] = {"eval_examples": len(sample), "eval_examples_in_split": total,
                          "train_users": train["users"], "sampled_train_users": train["sampled_users"]}
     results["seconds"] = {name: round(value, 2) for name, value in seconds.items()}

@@ -1,14 +1,23 @@
-"""A self-attentive history encoder for the query tower (SASRec-style): the history's item embeddings plus learned
-recency embeddings, through pre-norm transformer blocks, read out at the most recent item.
+"""A self-attentive history encoder for the query tower (SASRec-style): the history's item vectors plus learned
+recency embeddings, through causal pre-norm transformer blocks, read out at the most recent item.
 
-It shares the item-id table with the candidate tower, so the order of what a user watched shapes the query while the
-items keep one representation. Every example's history is the prefix before its target, so training on each
-example's last position trains every position of every sequence.
+The item vectors are the item tower's, so the order of what a user watched shapes the query while every item keeps
+one representation. Every example's history is the prefix before its target, so training on each example's last
+position trains every position of every sequence.
 """
 from __future__ import annotations
 
+import math
+
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import tensorflow as tf
+
+
+def causal_mask(present: tf.Tensor) -> tf.Tensor:
+    """[B, L] bool of present positions -> [B, L, L]: each position attends to the present positions up to itself."""
+    width = tf.shape(present)[1]
+    causal = tf.cast(tf.linalg.band_part(tf.ones([width, width]), -1, 0), tf.bool)
+    return causal[tf.newaxis] & present[:, tf.newaxis, :]
 
 
 class SelfAttentionBlocks(tf.keras.layers.Layer):
@@ -33,23 +42,23 @@ class SelfAttentionBlocks(tf.keras.layers.Layer):
 
 
 class SelfAttentiveHistory(tf.keras.layers.Layer):
-    """[B, L] item indices, most recent last, `padding` on the right -> [B, D] (zeros for an empty history)."""
+    """History item vectors [B, L, D] (most recent last, `present` [B, L] where an item is) -> [B, D]: scaled as
+    SASRec scales its inputs, plus recency embeddings (0: the most recent item), through causal pre-norm blocks, read
+    at the most recent item (zeros for an empty history)."""
 
-    def __init__(self, item_embedding: tf.keras.layers.Embedding, length: int, dim: int, blocks: int, heads: int,
-                 dropout: float, padding: int, **kwargs):
+    def __init__(self, length: int, dim: int, blocks: int, heads: int, dropout: float, **kwargs):
         super().__init__(**kwargs)
-        self.item_embedding, self.padding, self.length = item_embedding, padding, length
-        self.recency = tf.keras.layers.Embedding(length, dim, name="recency")  # 0: the most recent item
+        self.length, self.scale = length, math.sqrt(dim)
+        self.recency = tf.keras.layers.Embedding(length, dim, name="recency")
         self.dropout = tf.keras.layers.Dropout(dropout)
         self.blocks = SelfAttentionBlocks(dim, blocks, heads, dropout, name="blocks")
 
-    def call(self, indices, training=None):
-        present = indices != self.padding
+    def call(self, history, present, training=None):
         lengths = tf.reduce_sum(tf.cast(present, tf.int32), axis=1)
-        offsets = tf.range(tf.shape(indices)[1])[tf.newaxis]
-        recency = tf.clip_by_value(lengths[:, tf.newaxis] - 1 - offsets, 0, self.length - 1)
+        width = tf.shape(history)[1]
+        recency = tf.clip_by_value(lengths[:, tf.newaxis] - 1 - tf.range(width)[tf.newaxis], 0, self.length - 1)
         keep = tf.cast(present, tf.float32)[:, :, tf.newaxis]
-        x = self.dropout(self.item_embedding(tf.maximum(indices, 0)) + self.recency(recency), training=training)
-        x = self.blocks(x * keep, present[:, tf.newaxis, :] & present[:, :, tf.newaxis], keep, training=training)
+        x = self.dropout(history * self.scale + self.recency(recency), training=training) * keep
+        x = self.blocks(x, causal_mask(present), keep, training=training)
         latest = tf.gather(x, tf.maximum(lengths - 1, 0), batch_dims=1)
         return latest * tf.cast(lengths > 0, tf.float32)[:, tf.newaxis]

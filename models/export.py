@@ -16,10 +16,13 @@ import tensorflow as tf
 
 from avrec import contract
 from avrec import features as F
+from avrec.features import MODALITIES
+from avrec.models import preprocessing as P
 from avrec.models.index import ItemIndex
+from avrec.models.layers import recent
 from avrec.models.metrics import target_ranks
+from avrec.models.towers import history_vectors
 
-CATALOG_BATCH = 4096
 STRING = tf.TensorSpec([None], tf.string)
 STRING_MATRIX = tf.TensorSpec([None, None], tf.string)
 
@@ -32,45 +35,61 @@ def as_raw(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
 
 
 class Recommender(tf.Module):
-    def __init__(self, query_tower, candidate_tower, transform_layer, raw_feature_spec: Mapping,
-                 catalog: Mapping[str, np.ndarray | tf.Tensor], top_k: int):
+    def __init__(self, model, transform_layer, raw_feature_spec: Mapping, titles, top_k: int):
+        """model: the trained TwoTowerModel; titles: its catalog's titles, in catalog order."""
         super().__init__()
-        self.content = candidate_tower.content
+        self.content = model.candidate_tower.content
         if self.content is not None:  # saving traces every tf.function, so define search only where it can work
             self.search_by_embedding = tf.function(
                 self._search_by_embedding, input_signature=[tf.TensorSpec([None, None], tf.float32)])
-        self.query_tower = query_tower
-        self.candidate_tower = candidate_tower
+        self.query_tower = model.query_tower
+        self.candidate_tower = model.candidate_tower
+        self.history_length = model.config.history_length
         self.transform_layer = transform_layer
         self.raw_feature_spec = dict(raw_feature_spec)
-        self.top_k = min(top_k, int(len(catalog[F.ITEM_ID])))
-        self.index = ItemIndex(catalog[F.ITEM_ID], self._embed_catalog(catalog), catalog[F.TITLE])
+        table, unknown = model.item_table(training=False)
+        self.top_k = min(top_k, int(table.shape[0]))
+        self.unknown = tf.Variable(unknown, trainable=False, name="unknown_item")
+        self.index = ItemIndex(model.catalog.features[P.ITEM_KEY], table, titles)
+        # The trained catalog embedded with each pretrained modality toggled in turn, for `evaluate`'s ablation.
+        self.ablated = {}
+        if self.content is not None:
+            keep = model.candidate_tower.modality_keep.numpy()
+            for number, modality in enumerate(MODALITIES):
+                table, unknown = model.item_table(training=False, keep=keep ^ (np.arange(len(keep)) == number))
+                self.ablated[modality] = [tf.Variable(table, trainable=False), tf.Variable(unknown, trainable=False)]
 
     # ---- building blocks -------------------------------------------------------------------------------------------
     def _transform(self, raw: Mapping[str, tf.Tensor]):
         return self.transform_layer({name: as_raw(value, self.raw_feature_spec[name]) for name, value in raw.items()})
 
-    def _embed_catalog(self, catalog) -> tf.Tensor:
-        content = {name: catalog[name] for name in (F.ITEM_ID, *F.ITEM_CONTENT_FEATURES)}
-        batches = []
-        for start in range(0, len(content[F.ITEM_ID]), CATALOG_BATCH):
-            raw = {name: value[start:start + CATALOG_BATCH] for name, value in content.items()}
-            batches.append(self._embed_items(raw))
-        return tf.concat(batches, axis=0)
-
     def _embed_items(self, raw_content) -> tf.Tensor:
         return self.candidate_tower(self._transform(raw_content), training=False)
 
-    def _queries(self, user_id, history):
-        return self.query_tower(self._transform({F.USER_ID: user_id, F.HISTORY: history}), training=False)
+    def _queries(self, user_id, history, table=None, unknown=None):
+        """history [B, T], oldest first, "" where absent: its most recent items are read through the index, so an
+        item added by a catalog refresh is read with its own vector; an id the index lacks reads as unknown.
+        table, unknown: other item vectors in index order (an ablation; rows past them read as unknown)."""
+        table = self.index.embeddings if table is None else table
+        unknown = self.unknown if unknown is None else unknown
+        keys = recent(history, self.history_length, P.HISTORY_PAD)
+        present = keys != P.HISTORY_PAD
+        rows = self.index.rows.lookup(keys)
+        rows = tf.where(rows < tf.shape(table, out_type=rows.dtype)[0], rows, -1)
+        vectors = history_vectors(table, rows, present, unknown)
+        return self.query_tower(self._transform({F.USER_ID: user_id}), vectors, present, training=False)
+
+    def _ranks(self, user_id, history, targets, table=None, unknown=None):
+        queries = self._queries(user_id, history, table, unknown)
+        scores = self.index.scores(queries) if table is None else tf.matmul(queries, table, transpose_b=True)
+        excluded = self.index.excluded(history)[:, :tf.shape(scores)[1]]
+        return target_ranks(scores, tf.where(targets < tf.shape(scores, out_type=targets.dtype)[1], targets, -1),
+                            excluded)
 
     def _item_vectors(self, item_id):
         """Catalog items use their indexed embedding; an unknown id gets the OOV embedding with no content."""
         indexed, known = self.index.embeddings_of(item_id)
-        no_text = tf.fill(tf.shape(item_id), contract.PADDING)
-        from_tower = self._embed_items({F.ITEM_ID: item_id, F.TITLE: no_text, F.TEXT: no_text,
-                                        F.GENRES: tf.expand_dims(no_text, 1)})
-        return tf.where(tf.expand_dims(known, 1), indexed, from_tower)
+        return tf.where(tf.expand_dims(known, 1), indexed, self.unknown)
 
     # ---- signatures ------------------------------------------------------------------------------------------------
     @tf.function(input_signature=[STRING, STRING_MATRIX])
@@ -83,7 +102,7 @@ class Recommender(tf.Module):
 
     @tf.function(input_signature=[STRING])
     def similar_items(self, item_id):
-        return self.index.top_k(self._item_vectors(item_id), tf.expand_dims(item_id, 1), self.top_k)
+        return self.index.top_k(self._item_vectors(item_id), tf.expand_dims(item_id, 1), self.top_k, cosine=True)
 
     @tf.function(input_signature=[STRING])
     def item_embeddings(self, item_id):
@@ -95,12 +114,20 @@ class Recommender(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=contract.EXAMPLES)])
     def evaluate(self, examples):
+        """The target's rank from the whole history (next item), from the history before the user's evaluation
+        period (future: nothing evaluated is fed back), and with each pretrained modality toggled (ablation, next
+        item, over the trained catalog)."""
         raw = tf.io.parse_example(examples, {name: self.raw_feature_spec[name]
-                                             for name in (F.USER_ID, F.ITEM_ID, F.HISTORY)})
+                                             for name in (F.USER_ID, F.ITEM_ID, F.HISTORY, F.HORIZON)})
         history = tf.sparse.to_dense(raw[F.HISTORY])
-        queries = self._queries(tf.reshape(raw[F.USER_ID], [-1]), history)
+        before = tf.where(tf.range(tf.shape(history)[1])[tf.newaxis] < tf.cast(raw[F.HORIZON], tf.int32),
+                          history, P.HISTORY_PAD)
+        users = tf.reshape(raw[F.USER_ID], [-1])
         targets = self.index.rows.lookup(tf.reshape(raw[F.ITEM_ID], [-1]))
-        return {contract.RANK: target_ranks(self.index.scores(queries), targets, self.index.excluded(history))}
+        ablations = {contract.ablation_rank(modality): self._ranks(users, history, targets, *tables)
+                     for modality, tables in self.ablated.items()}
+        return {contract.RANK: self._ranks(users, history, targets),
+                contract.FUTURE_RANK: self._ranks(users, before, targets), **ablations}
 
     @tf.function(input_signature=[STRING, STRING, STRING_MATRIX, STRING, tf.TensorSpec([None, None], tf.float32)])
     def upsert_items(self, item_id, title, genres, text, text_embedding):

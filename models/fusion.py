@@ -27,6 +27,7 @@ class GatedFusion(tf.keras.layers.Layer):
 
     def __init__(self, width: int, num_modalities: int, **kwargs):
         super().__init__(**kwargs)
+        self.width = width
         self.projections = [tf.keras.layers.Dense(width) for _ in range(num_modalities)]
         self.gate = tf.keras.layers.Dense(num_modalities)
 
@@ -34,7 +35,7 @@ class GatedFusion(tf.keras.layers.Layer):
         present_f = tf.cast(present, tf.float32)
         projected = tf.stack([project(m) for project, m in zip(self.projections, modalities)], axis=1)
         projected *= tf.expand_dims(present_f, -1)
-        logits = self.gate(tf.reshape(projected, [tf.shape(projected)[0], -1]))
+        logits = self.gate(tf.reshape(projected, [-1, len(self.projections) * self.width]))
         weights = tf.nn.softmax(logits + (present_f - 1.0) * 1e9, axis=-1) * present_f
         return tf.reduce_sum(projected * tf.expand_dims(weights, -1), axis=1)
 

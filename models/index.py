@@ -78,12 +78,17 @@ class ItemIndex(tf.Module):
                 else self.rows.lookup(item_ids))
         return excluded_mask(rows, self.rows.size())
 
-    def scores(self, queries: tf.Tensor) -> tf.Tensor:
+    def scores(self, queries: tf.Tensor, cosine: bool = False) -> tf.Tensor:
+        """Dot products with every item; `cosine` compares directions only (an item's length carries how broadly it
+        appeals, which says nothing of what it is like)."""
+        if cosine:
+            return tf.matmul(tf.math.l2_normalize(queries, -1), tf.math.l2_normalize(self.embeddings, -1),
+                             transpose_b=True)
         return tf.matmul(queries, self.embeddings, transpose_b=True)
 
-    def top_k(self, queries: tf.Tensor, excluded_ids: tf.Tensor, k: int) -> dict[str, tf.Tensor]:
+    def top_k(self, queries: tf.Tensor, excluded_ids: tf.Tensor, k: int, cosine: bool = False) -> dict[str, tf.Tensor]:
         """The k best items per query, the excluded ids ([batch, E]) left out."""
-        scores = tf.where(self.excluded(excluded_ids), tf.constant(-np.inf, tf.float32), self.scores(queries))
+        scores = tf.where(self.excluded(excluded_ids), tf.constant(-np.inf, tf.float32), self.scores(queries, cosine))
         top = tf.math.top_k(scores, k=k)
         return {contract.ITEM_IDS: tf.gather(self.item_ids, top.indices), contract.SCORES: top.values}
 

@@ -14,19 +14,32 @@ def as_ragged(ids, padding: int | None = None) -> tf.RaggedTensor:
     return tf.RaggedTensor.from_tensor(ids, padding=padding)
 
 
+def recent(ids: tf.Tensor, n: int, padding) -> tf.Tensor:
+    """[B, T] ids, oldest first, `padding` wherever absent -> [B, W]: each row's last n present ids, most recent last,
+    right-padded; W is the longest of them (at least 1), so a batch of short histories costs short ones."""
+    kept = tf.ragged.boolean_mask(ids, ids != padding)[:, -n:]
+    width = tf.maximum(tf.reduce_max(kept.row_lengths()), 1)
+    return kept.to_tensor(default_value=padding, shape=tf.stack([kept.nrows(), width]))
+
+
 class MeanPooledEmbedding(tf.keras.layers.Layer):
     """Mean of the embeddings of a variable-length id list; an empty list pools to zeros, never NaN.
 
     Pass `embedding` to pool over a table another layer owns (the history shares the item-id table).
     """
 
-    def __init__(self, embedding: tf.keras.layers.Embedding, padding: int | None = None, **kwargs):
+    def __init__(self, embedding: tf.keras.layers.Embedding, padding: int | None = None, limit: int | None = None,
+                 **kwargs):
+        """limit: pool only each list's first `limit` ids."""
         super().__init__(**kwargs)
         self.embedding = embedding
         self.padding = padding
+        self.limit = limit
 
     def call(self, ids):
         ragged = as_ragged(ids, self.padding)
+        if self.limit is not None:
+            ragged = ragged[:, :self.limit]
         vectors = tf.ragged.map_flat_values(self.embedding, ragged)
         total = tf.reduce_sum(vectors, axis=1)
         count = tf.cast(tf.expand_dims(ragged.row_lengths(), -1), total.dtype)
@@ -52,11 +65,3 @@ class IdDropout(tf.keras.layers.Layer):
         drop = tf.random.uniform(tf.shape(ids), seed=self.seed) < self.rate
         return tf.where(drop, tf.cast(self.oov_index, ids.dtype), ids)
 
-
-def projection(hidden: int, output: int, name: str) -> tf.keras.Sequential:
-    """Two-layer MLP ending in an L2-normalised embedding, so scores are cosines scaled by the temperature."""
-    return tf.keras.Sequential([
-        tf.keras.layers.Dense(hidden, activation="relu"),
-        tf.keras.layers.Dense(output),
-        tf.keras.layers.UnitNormalization(),
-    ], name=name)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import tensorflow as tf
 
+from avrec import contract
+
 
 def target_ranks(scores: tf.Tensor, targets: tf.Tensor, excluded: tf.Tensor) -> tf.Tensor:
     """Rank of each row's target among the items that are not excluded (0 = first).
@@ -67,6 +69,14 @@ class NdcgAtK(_RankMetric):
 
 # Reported metrics: name in metrics.json -> (metric class, k).
 REPORTED = {"recall@10": (RecallAtK, 10), "recall@50": (RecallAtK, 50), "ndcg@10": (NdcgAtK, 10)}
+# Two protocols, each a rank per evaluation example: "next" ranks each held-out item from the whole history before it
+# (next-item prediction); "future" from the history before the user's evaluation period only, nothing held out fed
+# back. A protocol's metrics are reported under its prefix: recall@10, future_recall@10, ...
+PROTOCOLS = {"next": "", "future": "future_"}
+# The model's `evaluate` signature output of each protocol's ranks.
+PROTOCOL_OUTPUTS = {"next": contract.RANK, "future": contract.FUTURE_RANK}
+# Recall@K at these K draws the Recall@K curves of the report (next-item protocol).
+CURVE_KS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100)
 
 
 def tfma_name(reported: str) -> str:
@@ -74,11 +84,21 @@ def tfma_name(reported: str) -> str:
     return reported.replace("@", "_at_")
 
 
-def ranking_metrics(ranks) -> dict[str, float]:
+def curve_name(k: int) -> str:
+    return f"recall@{k}"
+
+
+def _value(metric_class, k: int, ranks) -> float:
+    metric = metric_class(k)
+    metric.update_state(None, tf.constant(ranks, tf.float32))
+    return float(metric.result())
+
+
+def ranking_metrics(ranks, prefix: str = "") -> dict[str, float]:
     """The reported metrics of a vector of target ranks, computed by the same metric classes TFMA runs."""
-    results = {}
-    for name, (metric_class, k) in REPORTED.items():
-        metric = metric_class(k)
-        metric.update_state(None, tf.constant(ranks, tf.float32))
-        results[name] = float(metric.result())
-    return results
+    return {prefix + name: _value(metric_class, k, ranks) for name, (metric_class, k) in REPORTED.items()}
+
+
+def recall_curve(ranks) -> dict[str, float]:
+    """Recall@K at every K of CURVE_KS, keyed by K as a string (as JSON keeps it)."""
+    return {str(k): _value(RecallAtK, k, ranks) for k in CURVE_KS}

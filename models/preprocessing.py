@@ -1,8 +1,9 @@
-"""Transform's preprocessing_fn: raw interaction features -> the integer features the towers read.
+"""Transform's preprocessing_fn: raw interaction features -> the features the towers read.
 
 Vocabularies are computed over the training split only (Transform's analyze split), each with OOV buckets, so users
 and items unseen in training map to a shared OOV index instead of failing. The same graph is baked into the exported
-model and applied to raw request features at serving time.
+model and applied to raw request features at serving time. History items stay raw ids: the model finds them in its
+catalog (models/catalog_items.py), so an item nobody trained on is still read with its own content.
 """
 from __future__ import annotations
 
@@ -21,13 +22,16 @@ TOKEN_VOCAB = "text_tokens"
 
 # Transformed feature names.
 USER_INDEX = "user_index"
+USER_KEY = "user_key"  # the raw user id (the validation slice samples users by it)
 ITEM_INDEX = "item_index"
-ITEM_KEY = "item_key"  # the raw item id, for looking up pretrained content
+ITEM_KEY = "item_key"  # the raw item id: its catalog row, its pretrained content
 ENCODER_TEXT = "encoder_text"  # what the pretrained text encoder reads, when it is fine-tuned
-HISTORY_INDICES = "history_indices"  # [batch, history_length], most recent last, HISTORY_PAD where shorter
+HISTORY_KEYS = "history_keys"  # [batch, history_length] raw item ids, most recent last, HISTORY_PAD where shorter
 GENRE_INDICES = "genre_indices"  # sparse, one row per example
 TOKEN_INDICES = "token_indices"  # sparse, one row per example
-HISTORY_PAD = -1
+LATEST = F.LATEST  # passed through: 1 on a user's latest training example
+HISTORY_PAD = ""
+INDEX_PAD = -1  # pads dense index lists (genres, tokens) where a batch of them is dense
 
 
 def normalize_text(text: tf.Tensor) -> tf.Tensor:
@@ -42,7 +46,7 @@ def bag_of_words_text(title: tf.Tensor, genres: tf.SparseTensor, text: tf.Tensor
     return tf.strings.join([title, genre_text, text], separator=" ")
 
 
-def last_n(ids: tf.RaggedTensor, n: int, pad: int) -> tf.Tensor:
+def last_n(ids: tf.RaggedTensor, n: int, pad) -> tf.Tensor:
     """The last n values of each row, left-aligned and padded on the right to exactly n columns."""
     tail = ids[:, -n:]
     return tail.to_tensor(default_value=pad, shape=[None, n])
@@ -60,10 +64,6 @@ def preprocessing_fn(inputs, custom_config):
     item_ids = _scalar(inputs[F.ITEM_ID])
     item_vocab = tft.vocabulary(item_ids, vocab_filename=ITEM_VOCAB)
 
-    history = tf.RaggedTensor.from_sparse(inputs[F.HISTORY])
-    history_indices = tf.ragged.map_flat_values(
-        lambda values: tft.apply_vocabulary(values, item_vocab, num_oov_buckets=oov), history)
-
     text = bag_of_words_text(_scalar(inputs[F.TITLE]), inputs[F.GENRES], _scalar(inputs[F.TEXT]))
     tokens = tf.strings.split(normalize_text(text))
     token_indices = tf.ragged.map_flat_values(
@@ -76,12 +76,16 @@ def preprocessing_fn(inputs, custom_config):
         genres)
 
     return {
-        USER_INDEX: tft.compute_and_apply_vocabulary(user_ids, num_oov_buckets=oov, vocab_filename=USER_VOCAB),
+        # Users seen fewer than user_min_examples times share the OOV row: a learned "any user", not a noisy id.
+        USER_INDEX: tft.compute_and_apply_vocabulary(user_ids, num_oov_buckets=oov, vocab_filename=USER_VOCAB,
+                                                     frequency_threshold=config.user_min_examples),
+        USER_KEY: user_ids,
         ITEM_INDEX: tft.apply_vocabulary(item_ids, item_vocab, num_oov_buckets=oov),
         ITEM_KEY: item_ids,
         ENCODER_TEXT: content_text_tensor(_scalar(inputs[F.TITLE]), genres.to_tensor(default_value=""),
                                           _scalar(inputs[F.TEXT])),
-        HISTORY_INDICES: last_n(history_indices, config.history_length, HISTORY_PAD),
+        HISTORY_KEYS: last_n(tf.RaggedTensor.from_sparse(inputs[F.HISTORY]), config.history_length, HISTORY_PAD),
         GENRE_INDICES: genre_indices.to_sparse(),
         TOKEN_INDICES: token_indices.to_sparse(),
+        LATEST: _scalar(inputs[F.LATEST]),
     }

@@ -1,9 +1,14 @@
-"""The TFRS two-tower retrieval model, trained with one of two softmax losses (ModelConfig.loss):
+"""The TFRS two-tower retrieval model over the catalog's items, trained with one of two softmax losses
+(ModelConfig.loss):
 
-- full softmax: each example's target against every catalog item, re-embedded by the candidate tower at each step,
-  as the sequential references (SASRec with cross-entropy) are trained; its cost per step grows with the catalog;
-- in-batch softmax: against the batch's other targets, with a temperature and sampling-bias (log-Q) correction,
-  for catalogs too large to embed at every step.
+- full softmax: each example's target against every catalog item, the catalog re-embedded by the item tower at each
+  step, as the sequential references (SASRec with cross-entropy) are trained; its cost per step grows with the
+  catalog;
+- in-batch softmax: against the batch's other targets, with sampling-bias (log-Q) correction, for catalogs too large
+  to embed at every step; only the batch's own items (targets and history) are embedded.
+
+Scores are dot products divided by the temperature: an item vector's length is free to carry how broadly it
+appeals, as an unnormalised SASRec's does.
 """
 from __future__ import annotations
 
@@ -14,63 +19,85 @@ import tensorflow_recommenders as tfrs
 
 from avrec.config import ModelConfig
 from avrec.models import preprocessing as P
+from avrec.models.catalog_items import CatalogItems
 from avrec.models.item_content import ItemContent
-from avrec.models.towers import CandidateTower, QueryTower, VocabularySizes
+from avrec.models.layers import recent
+from avrec.models.towers import CandidateTower, QueryTower, VocabularySizes, history_vectors
+
+CATALOG_SLICE = 4096
 
 
 def sampling_probabilities(counts: np.ndarray) -> np.ndarray:
-    """How often each item index appears as a positive (counts per index): in-batch negatives are sampled with this
-    probability, and log-Q correction subtracts its log so popular items are not over-penalised as negatives."""
+    """How often each catalog row appears as a positive: in-batch negatives are sampled with this probability, and
+    log-Q correction subtracts its log so popular items are not over-penalised as negatives."""
     counts = np.asarray(counts, np.float32)
     return np.maximum(counts, 1.0) / max(float(counts.sum()), 1.0)
 
 
-def catalog_rows(catalog: dict, table_size: int) -> tf.Tensor:
-    """[table_size]: the catalog row of each item index (-1: not in the catalog), from the catalog's features."""
-    indices = np.asarray(catalog[P.ITEM_INDEX]).reshape(-1)
-    rows = np.full(table_size, -1, np.int64)
-    rows[indices] = np.arange(len(indices))
-    return tf.constant(rows)
-
-
-class CatalogSoftmax:
-    """Cross-entropy of each query against every catalog item. `catalog` holds the catalog's transformed candidate
-    features (one row per item, constants: no weights of its own); a target's row is found from its item index."""
-
-    def __init__(self, catalog: dict, table_size: int, temperature: float):
-        self.catalog, self.temperature = catalog, temperature
-        self.row_of_index = catalog_rows(catalog, table_size)
-
-    def __call__(self, queries, item_indices, candidate_tower, training=None):
-        candidates = candidate_tower(self.catalog, training=training)
-        logits = tf.matmul(queries, candidates, transpose_b=True) / self.temperature
-        rows = tf.gather(self.row_of_index, tf.reshape(item_indices, [-1]))
-        known = tf.cast(rows >= 0, tf.float32)  # a target outside the catalog (never in a valid log) counts nothing
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.maximum(rows, 0), logits)
-        return tf.reduce_sum(losses * known) / tf.maximum(tf.reduce_sum(known), 1.0)
-
-
 class TwoTowerModel(tfrs.Model):
-    def __init__(self, sizes: VocabularySizes, config: ModelConfig, item_probabilities: np.ndarray | None = None,
-                 content: ItemContent | None = None, text_encoder: tf.keras.layers.Layer | None = None,
-                 catalog: dict | None = None):
-        """catalog: the transformed candidate features of every catalog item, for the full softmax; None: in-batch."""
+    def __init__(self, sizes: VocabularySizes, config: ModelConfig, catalog: CatalogItems,
+                 item_probabilities: np.ndarray | None = None, content: ItemContent | None = None,
+                 text_encoder: tf.keras.layers.Layer | None = None, full_softmax: bool = True):
+        """item_probabilities: per catalog row, for the in-batch loss's log-Q correction."""
         super().__init__()
+        self.catalog, self.config, self.full_softmax = catalog, config, full_softmax
         self.candidate_tower = CandidateTower(sizes, config, content, text_encoder, name="candidate_tower")
-        self.query_tower = QueryTower(sizes, self.candidate_tower.item_embedding, config, name="query_tower")
+        self.query_tower = QueryTower(sizes, config, name="query_tower")
         self.item_probabilities = (tf.constant(item_probabilities, tf.float32)
                                    if config.logq_correction and item_probabilities is not None else None)
         self.task = tfrs.tasks.Retrieval(temperature=config.temperature, remove_accidental_hits=True)
-        self.full_softmax = (CatalogSoftmax(catalog, sizes.items + config.oov_buckets, config.temperature)
-                             if catalog is not None else None)
+
+    def behaviour_only(self, on: bool) -> None:
+        """Pretraining mode: items are their id embeddings alone and queries their history alone (takes effect at
+        the next compile)."""
+        self.candidate_tower.behaviour_only = self.query_tower.behaviour_only = on
+
+    def item_table(self, training=None, keep=None, ids=True) -> tuple[tf.Tensor, tf.Tensor]:
+        """(every catalog item's vector [N, D], the vector of an id the catalog lacks [1, D]). Outside training the
+        catalog is embedded in slices, so a fine-tuned text encoder never holds the whole catalog at once. keep and
+        ids: as CandidateTower.call (ablations and cold-item validation)."""
+        unknown = self.candidate_tower(self.catalog.unknown, training=False, keep=keep)
+        if training:
+            return self.candidate_tower(self.catalog.features, training=True), unknown
+        slices = [self.candidate_tower(self.catalog.take(tf.range(start, min(start + CATALOG_SLICE,
+                                                                             self.catalog.size))),
+                                       keep=keep, ids=ids)
+                  for start in range(0, self.catalog.size, CATALOG_SLICE)]
+        return tf.concat(slices, axis=0), unknown
+
+    def recent_history(self, features) -> tuple[tf.Tensor, tf.Tensor]:
+        """(catalog rows [B, L] of the most recent history items, -1 where absent or unknown; present [B, L])."""
+        keys = recent(features[P.HISTORY_KEYS], self.config.history_length, P.HISTORY_PAD)
+        return self.catalog.rows_of(keys), keys != P.HISTORY_PAD
+
+    def queries(self, features, table: tf.Tensor, unknown: tf.Tensor, training=None) -> tf.Tensor:
+        rows, present = self.recent_history(features)
+        return self.query_tower(features, history_vectors(table, rows, present, unknown), present, training=training)
 
     def compute_loss(self, features, training=False):
-        queries = self.query_tower(features, training=training)
-        item_ids = features[P.ITEM_INDEX]
-        if self.full_softmax is not None:
-            return self.full_softmax(queries, item_ids, self.candidate_tower, training=training)
-        candidates = self.candidate_tower(features, training=training)
-        probabilities = (tf.gather(self.item_probabilities, item_ids)
+        targets = self.catalog.rows_of(tf.reshape(features[P.ITEM_KEY], [-1]))
+        if self.full_softmax:
+            table, unknown = self.item_table(training)
+            logits = tf.matmul(self.queries(features, table, unknown, training), table, transpose_b=True)
+            known = tf.cast(targets >= 0, tf.float32)  # a target outside the catalog (never in a valid log) counts nothing
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.maximum(targets, 0),
+                                                                    logits / self.config.temperature)
+            return tf.reduce_sum(losses * known) / tf.maximum(tf.reduce_sum(known), 1.0)
+        return self._in_batch_loss(features, targets, training)
+
+    def _in_batch_loss(self, features, targets, training):
+        """Embeds only the rows the batch touches (its targets and history items), once each."""
+        rows, present = self.recent_history(features)
+        needed, position = tf.unique(tf.concat([targets, tf.reshape(rows, [-1])], axis=0))
+        vectors = self.candidate_tower(self.catalog.take(tf.maximum(needed, 0)), training=training)
+        unknown = self.candidate_tower(self.catalog.unknown, training=False)
+        vectors = tf.where(tf.expand_dims(needed >= 0, -1), vectors, unknown)
+        batch = tf.shape(targets)[0]
+        history = tf.gather(vectors, tf.reshape(position[batch:], tf.shape(rows)))
+        history *= tf.cast(tf.expand_dims(present, -1), history.dtype)
+        queries = self.query_tower(features, history, present, training=training)
+        candidates = tf.gather(vectors, position[:batch])
+        probabilities = (tf.gather(self.item_probabilities, tf.maximum(targets, 0))
                          if self.item_probabilities is not None else None)
-        return self.task(queries, candidates, candidate_sampling_probability=probabilities,
-                         candidate_ids=item_ids, compute_metrics=False, compute_batch_metrics=False)
+        return self.task(queries, candidates, candidate_sampling_probability=probabilities, candidate_ids=targets,
+                         compute_metrics=False, compute_batch_metrics=False)

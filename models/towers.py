@@ -1,7 +1,9 @@
-"""The two towers: a query tower over the user and their recent history, a candidate tower over the item.
+"""The two towers: an item tower that turns what is known of an item into one vector, and a query tower that reads a
+user's recent items (those same vectors) and their id.
 
-They share the item-id embedding table, so an item read in someone's history and the same item as a candidate start
-from one representation.
+An item is one vector wherever it appears: as a candidate, and in someone's history. So whatever the item tower
+learns from content (genres, words, pretrained text, cover, audio) reaches the query too, and an item with few or
+no interactions is read through its content on both sides.
 """
 from __future__ import annotations
 
@@ -16,7 +18,11 @@ from avrec.models import preprocessing as P
 from avrec.models.attention import SelfAttentiveHistory
 from avrec.models.fusion import AlphaFusion, GatedFusion, ModalityDropout
 from avrec.models.item_content import ItemContent
-from avrec.models.layers import IdDropout, MeanPooledEmbedding, as_ragged, projection
+from avrec.models.layers import IdDropout, MeanPooledEmbedding
+
+
+# An item's bag of words reads its first MAX_TOKENS words: a mean over a few hundred tags adds nothing.
+MAX_TOKENS = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,40 +35,61 @@ class VocabularySizes:
     tokens: int
 
 
-class QueryTower(tf.keras.Model):
-    """User id embedding + the history's item embeddings -> query embedding. The history is read as the mean and the
-    most recent item (`user_tower="mean"`), or by self-attention over its order (`"attention"`), then the mean."""
+def history_vectors(table: tf.Tensor, rows: tf.Tensor, present: tf.Tensor, unknown: tf.Tensor) -> tf.Tensor:
+    """Item vectors [N, D] gathered for history rows [B, L] (-1: an id the table lacks, read as `unknown` [1, D]),
+    zero where nothing is present -> [B, L, D]."""
+    known = tf.expand_dims(rows >= 0, -1)
+    vectors = tf.where(known, tf.gather(table, tf.maximum(rows, 0)), unknown)
+    return vectors * tf.cast(tf.expand_dims(present, -1), vectors.dtype)
 
-    def __init__(self, sizes: VocabularySizes, item_embedding: tf.keras.layers.Embedding, config: ModelConfig, **kwargs):
+
+class MeanAndLatest(tf.keras.layers.Layer):
+    """The history read as its mean and its most recent item, through a small MLP: order beyond the latest is lost."""
+
+    def __init__(self, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.mlp = tf.keras.Sequential([tf.keras.layers.Dense(2 * dim, activation="relu"), tf.keras.layers.Dense(dim)])
+
+    def call(self, history, present, training=None):
+        weights = tf.cast(present, history.dtype)[:, :, tf.newaxis]
+        count = tf.reduce_sum(weights, axis=1)
+        mean = tf.math.divide_no_nan(tf.reduce_sum(history * weights, axis=1), count)
+        lengths = tf.reduce_sum(tf.cast(present, tf.int32), axis=1)
+        latest = tf.gather(history, tf.maximum(lengths - 1, 0), batch_dims=1)
+        return self.mlp(tf.concat([mean, latest], axis=-1))
+
+
+class QueryTower(tf.keras.Model):
+    """The user's recent item vectors [B, L, D] (most recent last) read by self-attention over their order
+    (`user_tower="attention"`) or as mean and latest (`"mean"`), plus the user id's own vector. Users with fewer than
+    `user_min_examples` training examples share the OOV id (Transform), so a sparse id adds a learned average, not
+    noise."""
+
+    def __init__(self, sizes: VocabularySizes, config: ModelConfig, **kwargs):
         super().__init__(**kwargs)
         dim = config.embedding_dim
         self.user_dropout = IdDropout(config.id_dropout, oov_index=sizes.users, seed=config.seed)
         self.user_embedding = tf.keras.layers.Embedding(sizes.users + config.oov_buckets, dim, name="user_id")
-        self.item_embedding = item_embedding
-        self.history_mean = MeanPooledEmbedding(item_embedding, padding=P.HISTORY_PAD, name="history_mean")
-        self.sequence = (SelfAttentiveHistory(item_embedding, config.history_length, dim, config.attention_blocks,
-                                              config.attention_heads, config.attention_dropout, P.HISTORY_PAD,
-                                              name="self_attentive_history")
-                         if config.user_tower == "attention" else None)
-        self.project = projection(2 * dim, dim, name="query_projection")
+        self.user_projection = tf.keras.layers.Dense(dim, name="user_projection")
+        self.history = (SelfAttentiveHistory(config.history_length, dim, config.attention_blocks,
+                                             config.attention_heads, config.attention_dropout, name="history")
+                        if config.user_tower == "attention" else MeanAndLatest(dim, name="history"))
+        self.behaviour_only = False  # pretraining: the history alone, no user id
 
-    def call(self, features, training=None):
+    def call(self, features, history, present, training=None):
+        read = self.history(history, present, training=training)
+        if self.behaviour_only:
+            return read
         users = self.user_dropout(features[P.USER_INDEX], training=training)
-        indices = features[P.HISTORY_INDICES]
-        history = as_ragged(indices, padding=P.HISTORY_PAD)
-        if self.sequence is not None:
-            read = self.sequence(indices, training=training)
-        else:
-            has_history = tf.expand_dims(tf.cast(history.row_lengths() > 0, tf.float32), -1)
-            last_item = tf.maximum(history[:, -1:].to_tensor(default_value=0, shape=[None, 1])[:, 0], 0)
-            read = self.item_embedding(last_item) * has_history
-        return self.project(tf.concat([self.user_embedding(users), self.history_mean(history), read], axis=-1))
+        return read + self.user_projection(self.user_embedding(users))
 
 
 class CandidateTower(tf.keras.Model):
-    """Item id embedding + genres + a trainable bag of words over title, genres and tags, and, when `content` is
-    given, the item's pretrained text, vision and audio embeddings fused by `config.fusion` -> item embedding.
-    With `text_encoder`, the text embedding comes from that (trainable) encoder instead of the frozen lookup."""
+    """Item id embedding plus a projection of its side information: genres, a trainable bag of words over title,
+    genres and tags and, when `content` is given, the pretrained text, vision and audio embeddings fused by
+    `config.fusion`. An item trained on keeps its id; one never trained on has the OOV id and is told apart by its
+    side information alone, which id dropout in training teaches to carry the item. With `text_encoder`, the text
+    embedding comes from that (trainable) encoder instead of the frozen lookup."""
 
     def __init__(self, sizes: VocabularySizes, config: ModelConfig, content: ItemContent | None = None,
                  text_encoder: tf.keras.layers.Layer | None = None, **kwargs):
@@ -71,33 +98,45 @@ class CandidateTower(tf.keras.Model):
         oov = config.oov_buckets
         self.item_dropout = IdDropout(config.id_dropout, oov_index=sizes.items, seed=config.seed + 1)
         self.item_embedding = tf.keras.layers.Embedding(sizes.items + oov, dim, name="item_id")
-        self.genres = MeanPooledEmbedding(tf.keras.layers.Embedding(sizes.genres + oov, dim // 2), name="genres")
-        self.text = MeanPooledEmbedding(tf.keras.layers.Embedding(sizes.tokens + oov, dim), name="text")
+        self.genres = MeanPooledEmbedding(tf.keras.layers.Embedding(sizes.genres + oov, dim // 2), padding=P.INDEX_PAD,
+                                          name="genres")
+        self.text = MeanPooledEmbedding(tf.keras.layers.Embedding(sizes.tokens + oov, dim), padding=P.INDEX_PAD,
+                                        limit=MAX_TOKENS, name="text")
         self.content = content
         self.text_encoder = text_encoder  # trainable: embeds the item text instead of the frozen lookup
         self.fusion_kind = config.fusion
         if content is not None:
             self.modality_dropout = ModalityDropout(config.modality_dropout, seed=config.seed + 2)
-            self.fusion = (GatedFusion(dim, num_modalities=2 + len(MODALITIES), name="gated_fusion")
+            self.fusion = (GatedFusion(dim, num_modalities=len(MODALITIES), name="gated_fusion")
                            if config.fusion == "gated" else AlphaFusion(dim, config.alpha, name="alpha_fusion"))
-        self.project = projection(2 * dim, dim, name="candidate_projection")
+            # The modalities in use: the Trainer switches off one that does not pay on its validation slice.
+            self.modality_keep = tf.Variable([True] * len(MODALITIES), trainable=False, name="modality_keep")
+        self.side = tf.keras.layers.Dense(dim, name="side")
+        self.behaviour_only = False  # pretraining: the item id alone, no side information
 
-    def call(self, features, training=None):
-        items = self.item_dropout(features[P.ITEM_INDEX], training=training)
-        learned = [self.item_embedding(items),
-                   tf.concat([self.genres(features[P.GENRE_INDICES]), self.text(features[P.TOKEN_INDICES])], -1)]
-        if self.content is None:
-            return self.project(tf.concat(learned, axis=-1))
+    def pretrained(self, features, training=None, keep=None) -> tf.Tensor:
+        """The item's pretrained content fused to one vector (zeros where it has none); keep: [M] bool, the
+        modalities read (default: modality_keep)."""
         vectors, present = self.content(features[P.ITEM_KEY])
         if self.text_encoder is not None:
             vectors["text"] = self.text_encoder(features[P.ENCODER_TEXT], training=training)
             present = tf.concat([tf.ones_like(present[:, :1]), present[:, 1:]], axis=1)
-        present = self.modality_dropout(present, training=training)
+        present = self.modality_dropout(present & (self.modality_keep if keep is None else keep)[tf.newaxis],
+                                        training=training)
         if self.fusion_kind == "gated":
-            always = tf.ones_like(present[:, :2])
-            fused = self.fusion([*learned, *(vectors[name] for name in MODALITIES)],
-                                tf.concat([always, present], axis=1))
-            return self.project(tf.concat([fused, *learned], axis=-1))
+            return self.fusion([vectors[name] for name in MODALITIES], present)
         text_vision = self.fusion(vectors["text"], vectors["image"], present[:, 0], present[:, 1])
-        audio = vectors["audio"] * tf.cast(present[:, 2:], tf.float32)
-        return self.project(tf.concat([*learned, text_vision, audio], axis=-1))
+        return tf.concat([text_vision, vectors["audio"] * tf.cast(present[:, 2:], tf.float32)], axis=-1)
+
+    def call(self, features, training=None, keep=None, ids=True):
+        """keep: the pretrained modalities read ([M] bool; default: modality_keep); ids: False reads every item as
+        a cold one (the OOV id: its content and categories alone)."""
+        items = self.item_dropout(features[P.ITEM_INDEX], training=training)
+        if not ids:
+            items = tf.fill(tf.shape(items), tf.cast(self.item_dropout.oov_index, items.dtype))
+        if self.behaviour_only:
+            return self.item_embedding(items)
+        side = [self.genres(features[P.GENRE_INDICES]), self.text(features[P.TOKEN_INDICES])]
+        if self.content is not None:
+            side.append(self.pretrained(features, training=training, keep=keep))
+        return self.item_embedding(items) + self.side(tf.concat(side, axis=-1))

@@ -1,30 +1,37 @@
-"""The validation slice the Trainer stops on, carved from the training examples (never from the evaluation split):
-each example whose (user, item, history) hashes into the lowest `share` of buckets. The choice is stable across
-epochs and runs, and the rest is what trains. Training stops on the slice's Recall@10 over the whole catalog, not
-on its loss: a softmax grows more confident, and its held-out loss worse, while its ranking still improves."""
+"""The validation slice the Trainer stops on (and the Tuner's trials are scored on), carved from the training
+examples, never from the evaluation split: the latest training example of a sample of users. TimeSplit marks each
+user's latest; users are sampled by a hash of their id, so that at most ModelConfig.validation_examples are held out.
+Like the evaluation, it predicts a user's next item from everything before it, later than what the user trains on.
+The choice is stable across epochs and runs, and the rest is what trains. Training stops on the slice's Recall@10
+over the whole catalog, not on its loss: a softmax grows more confident, and its held-out loss worse, while its
+ranking still improves."""
 from __future__ import annotations
 
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import tensorflow as tf
 
 from avrec.models import preprocessing as P
+from avrec.models.index import excluded_mask
+from avrec.models.metrics import target_ranks
 
 BUCKETS = 10_000
 MONITOR = "val_recall@10"
-CATALOG_BATCH = 4096
+
+
+def user_share(latest_examples: int, max_examples: int) -> float:
+    """The share of users whose latest example is held out: all of them, or as many as max_examples allows."""
+    return min(1.0, max_examples / latest_examples) if latest_examples else 0.0
 
 
 def held_out(features: dict, share: float) -> tf.Tensor:
     """[B] bool: which of a batch of transformed examples belong to the validation slice."""
-    columns = [tf.reshape(tf.cast(features[name], tf.int64), [tf.shape(features[P.ITEM_INDEX])[0], -1])
-               for name in (P.USER_INDEX, P.ITEM_INDEX, P.HISTORY_INDICES)]
-    key = tf.strings.reduce_join(tf.strings.as_string(tf.concat(columns, axis=1)), axis=1, separator=",")
-    return tf.strings.to_hash_bucket_fast(key, BUCKETS) < int(round(share * BUCKETS))
+    latest = tf.reshape(tf.cast(features[P.LATEST], tf.bool), [-1])
+    users = tf.strings.to_hash_bucket_fast(tf.reshape(features[P.USER_KEY], [-1]), BUCKETS)
+    return latest & (users < int(round(share * BUCKETS)))
 
 
 def _one(features: dict, share: float) -> tf.Tensor:
-    return held_out({name: tf.expand_dims(features[name], 0)
-                     for name in (P.USER_INDEX, P.ITEM_INDEX, P.HISTORY_INDICES)}, share)[0]
+    return held_out({name: tf.expand_dims(features[name], 0) for name in (P.LATEST, P.USER_KEY)}, share)[0]
 
 
 def part(examples: tf.data.Dataset, share: float, batch_size: int, held: bool) -> tf.data.Dataset:
@@ -33,25 +40,40 @@ def part(examples: tf.data.Dataset, share: float, batch_size: int, held: bool) -
     return chosen.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-class ValidationRecall(tf.keras.callbacks.Callback):
-    """At each epoch's end, the validation slice's Recall@10 against every catalog item (ties against the target)
-    as `val_recall@10` in the epoch's logs, for EarlyStopping and the epoch log."""
+def recall_at_10(model, examples: tf.data.Dataset, keep=None, cold: bool = False) -> float:
+    """Recall@10 of `model` (a TwoTowerModel) on batched examples against every catalog item, each example's history
+    excluded and ties counted against the target, as the evaluation ranks. keep: the pretrained modalities read
+    ([M] bool; default: the model's own). cold: each target read as a cold item (its content alone, the OOV id)
+    among every other item as trained: how well the model would rank an item nobody has interacted with yet."""
+    table, unknown = model.item_table(training=False, keep=keep)
+    cold_table = model.item_table(training=False, keep=keep, ids=False)[0] if cold else None
+    hits = total = 0
+    for batch in examples:
+        queries = model.queries(batch, table, unknown, training=False)
+        scores = tf.matmul(queries, table, transpose_b=True)
+        rows, _ = model.recent_history(batch)
+        targets = model.catalog.rows_of(tf.reshape(batch[P.ITEM_KEY], [-1]))
+        if cold_table is not None:
+            target = tf.one_hot(tf.maximum(targets, 0), model.catalog.size)
+            cold_scores = tf.reduce_sum(queries * tf.gather(cold_table, tf.maximum(targets, 0)), axis=1)
+            scores += target * (cold_scores[:, tf.newaxis] - scores)
+        ranks = target_ranks(scores, targets, excluded_mask(rows, model.catalog.size))
+        hits += int(tf.reduce_sum(tf.cast((targets >= 0) & (ranks < 10), tf.int32)))
+        total += int(tf.reduce_sum(tf.cast(targets >= 0, tf.int32)))
+    return hits / max(total, 1)
 
-    def __init__(self, examples: tf.data.Dataset, catalog: dict, row_of_index: tf.Tensor):
+
+class ValidationRecall(tf.keras.callbacks.Callback):
+    """At each epoch's end, the validation slice's Recall@10 as `val_recall@10` in the epoch's logs, for
+    EarlyStopping, the Tuner and the epoch log."""
+
+    def __init__(self, examples: tf.data.Dataset):
         super().__init__()
-        self.examples, self.row_of_index = examples, row_of_index
-        self.catalog = tf.data.Dataset.from_tensor_slices(catalog).batch(CATALOG_BATCH)
+        self.examples = examples
+
+    def __deepcopy__(self, memo):
+        return self  # keras-tuner copies callbacks per trial; a dataset cannot be copied, and needs not be
 
     def on_epoch_end(self, epoch, logs=None):
-        candidates = tf.concat([self.model.candidate_tower(batch, training=False) for batch in self.catalog], 0)
-        hits = total = 0
-        for batch in self.examples:
-            scores = tf.matmul(self.model.query_tower(batch, training=False), candidates, transpose_b=True)
-            rows = tf.gather(self.row_of_index, tf.reshape(batch[P.ITEM_INDEX], [-1]))
-            known = rows >= 0
-            target = tf.gather(scores, tf.maximum(rows, 0), batch_dims=1)
-            ahead = tf.reduce_sum(tf.cast(scores >= target[:, tf.newaxis], tf.int32), axis=1) - 1
-            hits += int(tf.reduce_sum(tf.cast(known & (ahead < 10), tf.int32)))
-            total += int(tf.reduce_sum(tf.cast(known, tf.int32)))
         if logs is not None:
-            logs[MONITOR] = hits / max(total, 1)
+            logs[MONITOR] = recall_at_10(self.model, self.examples)

@@ -22,7 +22,8 @@ TABLES = (("query_tower", ("user_embedding",), P.USER_VOCAB),
           ("candidate_tower", ("genres", "embedding"), P.GENRE_VOCAB),
           ("candidate_tower", ("text", "embedding"), P.TOKEN_VOCAB))
 # Dense parts matched layer by layer (absent in a model without content: skipped).
-DENSE = (("query_tower", "project"), ("candidate_tower", "project"), ("candidate_tower", "fusion"))
+DENSE = (("query_tower", "history"), ("query_tower", "user_projection"), ("candidate_tower", "side"),
+         ("candidate_tower", "fusion"))
 
 
 def _attribute(root, path):

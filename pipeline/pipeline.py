@@ -6,7 +6,7 @@ CatalogExampleGen (newest) ─┐                                               
         │                   └──────── TimeSplit (◄ PreviousWindowResolver: the rolling window) ◄─┘
         └─ ContentEmbedder ─┐           ├─ WindowTransform (◄ AnalyzerCacheResolver)
                             │           ├─ Baselines (popularity, item-kNN, content-only, random)
-                            └───────────┴─ CatalogTrainer (◄ LatestBlessedModelResolver: warm start)
+                            └───────────┴─ [CatalogTuner ─] CatalogTrainer (◄ LatestBlessedModelResolver: warm start)
                                               └─ Evaluator (vs the latest blessed model) ─ ModelPusher
 
 Only the latest-artifact and latest-blessed-model resolvers are used: every orchestrator runs them, Kubeflow V2 and
@@ -25,6 +25,7 @@ from avrec import contract
 from avrec.components.anomaly_gate import AnomalyGate
 from avrec.components.artifacts import SpanWindow
 from avrec.components.catalog_trainer import CatalogTrainer
+from avrec.components.catalog_tuner import CatalogTuner
 from avrec.components.content_embedder import ContentEmbedder
 from avrec.components.ingest import example_gens
 from avrec.components.ingest.config import custom_config as ingest_config
@@ -36,40 +37,51 @@ from avrec.components.window_transform import WindowTransform
 from avrec.config import SCHEMA_DIR, RunConfig
 from avrec.data.spans import span_numbers
 from avrec.data.split import EVAL, TRAIN
-from avrec.features import COLD, RATING, TARGET_GROUP
+from avrec.features import COLD, MODALITIES, RATING, TARGET_GROUP
 from avrec.fingerprint import code_fingerprint
-from avrec.models.metrics import REPORTED, tfma_name
+from avrec.models.tuner import TUNE_KEY
+from avrec.models.metrics import CURVE_KS, PROTOCOL_OUTPUTS, REPORTED, RecallAtK, curve_name, tfma_name
 
 PIPELINE_NAME = "avrec"
 BLESSING_METRIC = "recall@50"
 PREPROCESSING_FN = "avrec.models.preprocessing.preprocessing_fn"
 RUN_FN = "avrec.models.trainer.run_fn"
+TUNER_FN = "avrec.models.tuner.tuner_fn"
 # Rank is the only prediction; TFMA needs some label, which the rank metrics ignore.
 EVAL_LABEL = RATING
 
 
+def _metric(metric_class, k: int, name: str, thresholds=()) -> tfma.MetricConfig:
+    return tfma.MetricConfig(class_name=metric_class.__name__, module=metric_class.__module__,
+                             config=f'{{"k": {k}, "name": "{tfma_name(name)}"}}', per_slice_thresholds=thresholds)
+
+
+def _blessing(config: RunConfig) -> list:
+    """On the whole eval split's next-item ranks only: the slices and the future protocol are reported, not gated."""
+    threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.eval.min_recall_at_50}),
+        change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                                                     absolute={"value": -config.eval.max_recall_drop - 1e-9}))
+    return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]
+
+
 def eval_config(config: RunConfig) -> tfma.EvalConfig:
-    metrics = []
-    for name, (metric_class, k) in REPORTED.items():
-        thresholds = []
-        if name == BLESSING_METRIC:
-            # On the whole eval split only: the warm/cold slices are reported, not gated.
-            threshold = tfma.MetricThreshold(
-                value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.eval.min_recall_at_50}),
-                change_threshold=tfma.GenericChangeThreshold(
-                    direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                    absolute={"value": -config.eval.max_recall_drop - 1e-9}))
-            thresholds = [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]
-        metrics.append(tfma.MetricConfig(class_name=metric_class.__name__, module=metric_class.__module__,
-                                         config=f'{{"k": {k}, "name": "{tfma_name(name)}"}}',
-                                         per_slice_thresholds=thresholds))
+    """Both protocols (models.metrics.PROTOCOLS) as outputs of the `evaluate` signature, the next-item one with the
+    Recall@K curve; with content, the next-item ranks with each pretrained modality toggled (the ablation)."""
+    next_item = [_metric(metric_class, k, name, _blessing(config) if name == BLESSING_METRIC else ())
+                 for name, (metric_class, k) in REPORTED.items()]
+    next_item += [_metric(RecallAtK, k, curve_name(k)) for k in CURVE_KS if curve_name(k) not in REPORTED]
+    plain = [_metric(metric_class, k, name) for name, (metric_class, k) in REPORTED.items()]
+    ablations = [contract.ablation_rank(modality) for modality in (MODALITIES if config.model.content else ())]
+    outputs = [*PROTOCOL_OUTPUTS.values(), *ablations]
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name=contract.EVALUATE, label_key=EVAL_LABEL,
-                                    prediction_key=contract.RANK)],
+        # TFMA's output names are the signature's output names: one label (ignored) for each.
+        model_specs=[tfma.ModelSpec(signature_name=contract.EVALUATE, label_keys=dict.fromkeys(outputs, EVAL_LABEL))],
         # Overall, warm (cold = 0) versus cold-start (cold = 1) target items, and by target group (few, cold).
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[COLD]),
                        tfma.SlicingSpec(feature_keys=[TARGET_GROUP])],
-        metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
+        metrics_specs=[tfma.MetricsSpec(metrics=next_item, output_names=[PROTOCOL_OUTPUTS["next"]]),
+                       tfma.MetricsSpec(metrics=plain, output_names=[PROTOCOL_OUTPUTS["future"], *ablations])])
 
 
 def _module(function_path: str) -> str:
@@ -140,12 +152,18 @@ def create_pipeline(config: RunConfig, pipeline_root: str, metadata_connection_c
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("LatestBlessedModelResolver")
+    training = dict(examples=transform.outputs["transformed_examples"],
+                    transform_graph=transform.outputs["transform_graph"], schema=schema.outputs["schema"],
+                    catalog=catalog.outputs["examples"], content=content_embeddings,
+                    train_args=tfx.proto.TrainArgs(splits=[TRAIN]), eval_args=tfx.proto.EvalArgs(splits=[EVAL]))
+    tuner = None
+    if config.tune.trials:
+        tuner = CatalogTuner(tuner_fn=TUNER_FN, **training,
+                             custom_config={**trainer_config(TUNER_FN), TUNE_KEY: config.tune.to_dict()})
     trainer = CatalogTrainer(
-        examples=transform.outputs["transformed_examples"], transform_graph=transform.outputs["transform_graph"],
-        schema=schema.outputs["schema"], catalog=catalog.outputs["examples"], content=content_embeddings,
         base_model=latest_blessed.outputs["model"] if spans and config.model.warm_start else None,
-        run_fn=RUN_FN, custom_config=trainer_config(RUN_FN),
-        train_args=tfx.proto.TrainArgs(splits=[TRAIN]), eval_args=tfx.proto.EvalArgs(splits=[EVAL]))
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+        run_fn=RUN_FN, custom_config=trainer_config(RUN_FN), **training)
     evaluator = tfx.components.Evaluator(
         examples=examples, model=trainer.outputs["model"], baseline_model=latest_blessed.outputs["model"],
         eval_config=eval_config(config), example_splits=[EVAL])
@@ -160,7 +178,8 @@ def create_pipeline(config: RunConfig, pipeline_root: str, metadata_connection_c
         pipeline_name=PIPELINE_NAME, pipeline_root=pipeline_root,
         components=[events, catalog, statistics, events_schema, validator, gate,
                     *([previous_window, previous_cache] if spans else []), time_split,
-                    *([content] if content else []), schema, transform, baselines, latest_blessed, trainer,
+                    *([content] if content else []), schema, transform, baselines, latest_blessed,
+                    *([tuner] if tuner else []), trainer,
                     evaluator, pusher],
         enable_cache=True, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args))

@@ -8,25 +8,38 @@ never leak into this run's report. Cached executions belong to the run that reus
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from avrec.components.score_baselines import read_baseline_metrics
+from avrec.contract import ablation_rank
 from avrec.errors import AvrecError
-from avrec.features import COLD, TARGET_GROUP
+from avrec.features import COLD, MODALITIES, TARGET_GROUP
 from avrec.models.baselines.ranks import REPORTED_SLICES
-from avrec.models.metrics import REPORTED, tfma_name
+from avrec.models.trainer import HISTORY_FILE
+from avrec.models.metrics import CURVE_KS, PROTOCOL_OUTPUTS, PROTOCOLS, REPORTED, curve_name, tfma_name
 
 PIPELINE_RUN = "pipeline_run"
 NODE = "node"
 
 
 @dataclasses.dataclass
+class ModelMetrics:
+    warm: dict[str, float]  # both protocols, each metric carrying its protocol's prefix (models.metrics.PROTOCOLS)
+    slices: dict[str, dict[str, float]]  # the REPORTED_SLICES the split has
+    curves: dict[str, dict[str, float]]  # warm and each slice: next-item Recall@K by K
+    ablation: dict[str, dict[str, dict[str, float]]]  # modality toggled -> warm / cold -> next-item metrics
+
+
+@dataclasses.dataclass
 class RunResult:
-    model: dict[str, float]
-    model_slices: dict[str, dict[str, float]]  # REPORTED_SLICES present in the eval split
+    model: ModelMetrics
+    best_hyperparameters: dict | None  # the Tuner's, when the pipeline tuned
     baselines: dict
     blessed: bool
     pushed_model: str | None
@@ -35,6 +48,16 @@ class RunResult:
     def uri(self, node: str, key: str) -> str | None:
         artifacts = self.outputs.get((node, key))
         return artifacts[-1].uri if artifacts else None
+
+    def training(self) -> dict:
+        """models.trainer's history: each epoch's phase, loss, validation Recall@10 and seconds under `epochs`; the
+        modality selection's validation scores under `modalities` (with content)."""
+        run = self.uri("CatalogTrainer", "model_run")
+        path = os.path.join(run, HISTORY_FILE) if run else None
+        if path is None or not tf.io.gfile.exists(path):
+            return {"epochs": []}
+        with tf.io.gfile.GFile(path) as handle:
+            return {key: value for key, value in json.load(handle).items() if key != "config"}
 
 
 def pipeline_run_ids(store: metadata_store.MetadataStore) -> set[int]:
@@ -64,18 +87,35 @@ def _node_type(store: metadata_store.MetadataStore) -> int:
     return store.get_context_type(NODE).id
 
 
-def _model_metrics(evaluation_uri: str) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """(warm metrics, {slice: metrics} for the REPORTED_SLICES the split has). Without cold items every example is
-    warm."""
-    slices = {key: value[""][""] for key, value in tfma.load_eval_result(evaluation_uri).slicing_metrics}
+def _model_metrics(evaluation_uri: str) -> ModelMetrics:
+    """Without cold items every example is warm."""
+    slices = {key: value for key, value in tfma.load_eval_result(evaluation_uri).slicing_metrics}
 
-    def metrics(values):
-        return {name: float(values[tfma_name(name)]["doubleValue"]) for name in REPORTED}
+    def metrics(values, output: str, prefix: str = "") -> dict[str, float]:
+        return {prefix + name: float(values[output][""][tfma_name(name)]["doubleValue"]) for name in REPORTED}
+
+    def both(values):
+        return {name: value for protocol, prefix in PROTOCOLS.items()
+                for name, value in metrics(values, PROTOCOL_OUTPUTS[protocol], prefix).items()}
+
+    def curve(values):
+        return {str(k): float(values[PROTOCOL_OUTPUTS["next"]][""][tfma_name(curve_name(k))]["doubleValue"])
+                for k in CURVE_KS}
 
     warm = slices.get(((COLD, 0),))
-    groups = {name: slices.get(((TARGET_GROUP, name),)) for name in REPORTED_SLICES}
-    return (metrics(warm if warm is not None else slices[()]),
-            {name: metrics(values) for name, values in groups.items() if values is not None})
+    warm = warm if warm is not None else slices[()]
+    groups = {name: slices[((TARGET_GROUP, name),)] for name in REPORTED_SLICES if ((TARGET_GROUP, name),) in slices}
+    parts = {"warm": warm, **({"cold": groups["cold"]} if "cold" in groups else {})}
+    ablation = {modality: {part: metrics(values, ablation_rank(modality)) for part, values in parts.items()}
+                for modality in MODALITIES if ablation_rank(modality) in warm}
+    return ModelMetrics(both(warm), {name: both(values) for name, values in groups.items()},
+                        {"warm": curve(warm), **{name: curve(values) for name, values in groups.items()}}, ablation)
+
+
+def _best_hyperparameters(uri: str) -> dict:
+    """The values the Tuner chose (its artifact holds one keras_tuner HyperParameters config)."""
+    with tf.io.gfile.GFile(tf.io.gfile.glob(os.path.join(uri, "*"))[0]) as handle:
+        return json.load(handle)["values"]
 
 
 def read_results(store: metadata_store.MetadataStore, run_context: int) -> RunResult:
@@ -89,8 +129,9 @@ def read_results(store: metadata_store.MetadataStore, run_context: int) -> RunRe
     destination = None
     if pushed is not None and pushed.custom_properties["pushed"].int_value:
         destination = pushed.custom_properties["pushed_destination"].string_value
-    model, model_slices = _model_metrics(outputs[("Evaluator", "evaluation")][-1].uri)
-    return RunResult(model=model, model_slices=model_slices,
+    tuned = outputs.get(("CatalogTuner", "best_hyperparameters"))
+    return RunResult(model=_model_metrics(outputs[("Evaluator", "evaluation")][-1].uri),
+                     best_hyperparameters=_best_hyperparameters(tuned[-1].uri) if tuned else None,
                      baselines=read_baseline_metrics(outputs[("Baselines", "metrics")][-1].uri),
                      blessed=bool(outputs[("Evaluator", "blessing")][-1].custom_properties["blessed"].int_value),
                      pushed_model=destination, outputs=outputs)

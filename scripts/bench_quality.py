@@ -5,7 +5,8 @@
 made from it (scripts/short_history.py: windows of 5 to 10 interactions, each its own user), leave-one-out
 (`--holdout-last 1`). Each variant is a whole `avrec run` in a subprocess; the first run of a shape also scores
 every baseline (they do not depend on the model), the others only popularity. One table per shape: Recall@10/50,
-NDCG@10 on warm examples and wall time (the model's: the whole run; a baseline's: fitting and scoring).
+NDCG@10 on warm examples under both protocols (next item; future: from the history before the evaluation period)
+and wall time (the model's: the whole run; a baseline's: fitting and scoring).
 
     python scripts/bench_quality.py                                  # both shapes, every variant (about an hour)
     python scripts/bench_quality.py --shapes short --variants default,attention
@@ -27,14 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "data" / "ml-latest-small"
 VARIANTS = {
     "default": [],
-    "attention": ["--user-tower", "attention"],
     "mean": ["--user-tower", "mean"],
+    "pretrain": ["--pretrain"],
+    "tune": ["--tune"],
     "in_batch": ["--loss", "in_batch"],
-    "full_softmax": ["--loss", "full_softmax"],
     "no_content": ["--no-content"],
 }
 SHAPES = {"default": [], "short": ["--holdout-last", "1"]}
-METRICS = ("recall@10", "recall@50", "ndcg@10")
+METRICS = ("recall@10", "recall@50", "ndcg@10", "future_recall@10", "future_recall@50", "future_ndcg@10")
 
 
 def run(data: Path, output: Path, flags: list[str], baselines: str) -> tuple[dict, dict, float]:
@@ -59,7 +60,7 @@ def table(rows: list[tuple[str, dict, float | None]]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", default=",".join(SHAPES))
-    parser.add_argument("--variants", default="default,attention,in_batch,no_content")
+    parser.add_argument("--variants", default="default,mean,pretrain,tune,no_content")
     parser.add_argument("--baselines", default="popularity,recent_popularity,itemknn,ease,sasrec")
     parser.add_argument("--work", type=Path, default=None, help="keep data and outputs here")
     args = parser.parse_args()

@@ -6,7 +6,7 @@ from pathlib import Path
 import avrec  # noqa: F401
 import pytest
 
-from avrec.config import DataConfig, EncoderConfig, ModelConfig, RunConfig
+from avrec.config import DataConfig, EncoderConfig, ModelConfig, RunConfig, TuneConfig
 from tests.support.movielens import write_movielens_slice
 
 
@@ -26,11 +26,12 @@ def movielens_slice(tmp_path_factory, encoders) -> Path:
 
 @pytest.fixture(scope="session")
 def slice_run(movielens_slice, tmp_path_factory):
-    """One whole pipeline run on the slice, with cold-start evaluation, shared by the end-to-end tests."""
+    """One whole pipeline run on the slice, with cold-start evaluation, the Tuner (two short trials) and behaviour
+    pretraining, shared by the end-to-end tests."""
     from avrec.pipeline.job import execute
 
     config = RunConfig(output_dir=str(tmp_path_factory.mktemp("run")),
                        data=DataConfig(source=str(movielens_slice), cold_item_fraction=0.1),
-                       model=ModelConfig(epochs=3))
+                       model=ModelConfig(epochs=3, pretrain_epochs=1), tune=TuneConfig(trials=2, epochs=1))
     document = execute(config)
     return config, document

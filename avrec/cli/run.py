@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 
 from avrec.cli.options import add_output, item_list
-from avrec.config import LOSSES, USER_TOWERS, DataConfig, EvalConfig, ModelConfig, PipelineConfig, RunConfig, default
+from avrec.config import (LOSSES, TUNER_ALGORITHMS, USER_TOWERS, DataConfig, EvalConfig, ModelConfig, PipelineConfig,
+                          RunConfig, TuneConfig, default)
 
 
 def _holdout(value: str) -> float:
@@ -58,6 +59,17 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                         help="fine-tune the text encoder end to end (slow on CPU: meant for a GPU)")
     parser.add_argument("--learning-rate", type=float, default=default(ModelConfig, "learning_rate"),
                         help="training learning rate (default: %(default)s)")
+    parser.add_argument("--pretrain", type=int, nargs="?", const=3, default=default(ModelConfig, "pretrain_epochs"),
+                        metavar="EPOCHS",
+                        help="first train the item embeddings and the history encoder on behaviour alone for EPOCHS "
+                             "epochs (3 when no number is given), then the whole model")
+    parser.add_argument("--tune", action="store_true",
+                        help="add TFX's Tuner: a keras-tuner search over embedding size, temperature, history length, "
+                             "learning rate and dropout, scored on the validation slice; the best values train")
+    parser.add_argument("--tune-trials", type=int, default=8, metavar="N",
+                        help="with --tune: the number of trials (default: %(default)s)")
+    parser.add_argument("--tune-algorithm", choices=TUNER_ALGORITHMS, default=default(TuneConfig, "algorithm"),
+                        help="with --tune: keras-tuner's search (default: %(default)s)")
     parser.add_argument("--span-window", type=int, default=default(DataConfig, "span_window"),
                         help="with span folders: train on the latest N spans (default: %(default)s)")
     parser.add_argument("--span-eval-fraction", type=float, default=default(DataConfig, "span_eval_fraction"),
@@ -80,13 +92,15 @@ def config_from_args(args: argparse.Namespace, runner: str | None = None) -> Run
     data = DataConfig(source=args.data, format=args.format, holdout_last=args.holdout_last,
                       max_bad_fraction=args.max_bad_fraction, cold_item_fraction=args.cold_items,
                       span_window=args.span_window, span_eval_fraction=args.span_eval_fraction)
-    model = ModelConfig(epochs=args.epochs, content=not args.no_content, fusion=args.fusion, loss=args.loss, user_tower=args.user_tower,
-                        finetune_text=args.finetune_text, learning_rate=args.learning_rate,
-                        warm_start=not args.from_scratch)
+    model = ModelConfig(epochs=args.epochs, content=not args.no_content, fusion=args.fusion, loss=args.loss,
+                        user_tower=args.user_tower, finetune_text=args.finetune_text,
+                        learning_rate=args.learning_rate, warm_start=not args.from_scratch,
+                        pretrain_epochs=args.pretrain)
+    tune = TuneConfig(trials=args.tune_trials if args.tune else 0, algorithm=args.tune_algorithm)
     pipeline = PipelineConfig(runner=runner or getattr(args, "runner", "local"), beam_args=tuple(args.beam_arg),
                               keep_versions=args.keep_versions, **({"image": args.image} if "image" in args else {}))
     return RunConfig(output_dir=args.output, model_name=args.model_name, data=data, model=model, pipeline=pipeline,
-                     eval=EvalConfig(baselines=tuple(args.baselines)))
+                     eval=EvalConfig(baselines=tuple(args.baselines)), tune=tune)
 
 
 def run(args: argparse.Namespace) -> int:

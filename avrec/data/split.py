@@ -14,6 +14,10 @@ Two protocols:
 - spans: the newest span's events at or after `cutoff` are evaluated, so every evaluation example is later than
   every training example; its earlier events are training examples, and so are the previous span's events at or
   after that span's own cut, which were its evaluation examples when it was the newest.
+
+Each user's latest training example is marked `latest` (the Trainer draws its time-based validation slice from
+these), and every evaluation example carries its `horizon`: how many of its history items precede the user's
+evaluation period, so the future protocol can predict the whole period from what was known before it.
 """
 from __future__ import annotations
 
@@ -54,6 +58,8 @@ class UserExample:
     history: list[str]
     cold: int
     role: str  # TRAIN or EVAL
+    latest: int = 0  # 1 on the user's latest training example, when the user has more than one
+    horizon: int = 0  # leading history items before the user's evaluation period (len(history) for training)
 
 
 def holdout_count(n_interactions: int, holdout_last: float) -> int:
@@ -101,19 +107,31 @@ def _roles_spans(events: list[Event], plan: SplitPlan) -> list[str | None]:
     return roles
 
 
+def _period_start(events: list[Event], roles: list[str | None], cold: frozenset[str]) -> int:
+    """Where the user's evaluation period begins: the first evaluated event that is not a cold item (cold items are
+    evaluated wherever they fall in time)."""
+    return next((position for position, ((_, item, _, _), role) in enumerate(zip(events, roles))
+                 if role == EVAL and item not in cold), len(events))
+
+
 def split_user(events: list[Event], plan: SplitPlan) -> UserSplit:
     """One user's examples, the repeated events left out, and the items the user trains."""
     events, repeats = _distinct(events)
     roles = _roles_one_dataset(events, plan) if plan.newest_span is None else _roles_spans(events, plan)
+    period = _period_start(events, roles, plan.cold)
     examples, seen, trainable = [], [], []
-    for (timestamp, item, rating, _), role in zip(events, roles):
+    for position, ((timestamp, item, rating, _), role) in enumerate(zip(events, roles)):
         is_cold = item in plan.cold
         if role is not None:
             history = list(seen) if role == EVAL else trainable[-plan.max_history:]
-            examples.append(UserExample(item, rating, timestamp, history, int(is_cold), role))
+            horizon = min(position, period) if role == EVAL else len(history)
+            examples.append(UserExample(item, rating, timestamp, history, int(is_cold), role, horizon=horizon))
         seen.append(item)
         if not is_cold and role != EVAL:
             trainable.append(item)
+    training = [n for n, example in enumerate(examples) if example.role == TRAIN]
+    if len(training) > 1:
+        examples[training[-1]] = dataclasses.replace(examples[training[-1]], latest=1)
     return UserSplit(examples, repeats, trainable)
 
 

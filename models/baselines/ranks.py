@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from avrec.models.baselines.batch import EvalBatch
-from avrec.models.metrics import ranking_metrics, target_ranks
+from avrec.models.metrics import PROTOCOLS, ranking_metrics, recall_curve, target_ranks
 
 # Reported for warm examples (every baseline is reported for cold-start examples).
 WARM = ("popularity", "recent_popularity", "itemknn", "ease", "sasrec")
@@ -34,15 +34,25 @@ def baseline_ranks(baselines: list, batches: Iterable[tuple[EvalBatch, np.ndarra
     return {name: np.concatenate(parts) if parts else np.zeros(0, np.float32) for name, parts in ranks.items()}
 
 
-def baseline_metrics(ranks: dict[str, np.ndarray], groups: np.ndarray) -> dict:
+def _metrics(next_ranks: np.ndarray, future_ranks: np.ndarray) -> dict[str, float]:
+    return {**ranking_metrics(next_ranks), **ranking_metrics(future_ranks, PROTOCOLS["future"])}
+
+
+def baseline_metrics(ranks: dict[str, np.ndarray], future_ranks: dict[str, np.ndarray], groups: np.ndarray) -> dict:
     """Warm examples (many and few) for the warm baselines; a section for each of REPORTED_SLICES the examples'
-    target groups hold: the warm baselines on `few`, every baseline on `cold`."""
+    target groups hold: the warm baselines on `few`, every baseline on `cold`. Both protocols' metrics per method
+    (future ones prefixed), and under `curves` each part's next-item Recall@K curve per method."""
     groups = np.asarray(groups)
-    warm = np.isin(groups, ("many", "few"))
-    document = {name: ranking_metrics(values[warm]) for name, values in ranks.items() if name in WARM}
-    for part in REPORTED_SLICES:
-        chosen = groups == part
-        if chosen.any():
-            document[part] = {name: ranking_metrics(values[chosen]) for name, values in ranks.items()
-                              if part == "cold" or name in WARM}
-    return document
+    parts = {"warm": np.isin(groups, ("many", "few")), **{part: groups == part for part in REPORTED_SLICES}}
+    document, curves = {}, {}
+    for part, chosen in parts.items():
+        if part != "warm" and not chosen.any():
+            continue
+        methods = [name for name in ranks if part == "cold" or name in WARM]
+        values = {name: _metrics(ranks[name][chosen], future_ranks[name][chosen]) for name in methods}
+        curves[part] = {name: recall_curve(ranks[name][chosen]) for name in methods}
+        if part == "warm":
+            document.update(values)
+        else:
+            document[part] = values
+    return {**document, "curves": curves}

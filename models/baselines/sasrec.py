@@ -14,7 +14,7 @@ import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import numpy as np
 import tensorflow as tf
 
-from avrec.models.attention import SelfAttentionBlocks
+from avrec.models.attention import SelfAttentionBlocks, causal_mask
 from avrec.models.baselines.batch import EvalBatch
 from avrec.models.metrics import ranking_metrics, target_ranks
 from avrec.progress import progress
@@ -50,9 +50,7 @@ class SasRecNetwork(tf.keras.Model):
         present = sequences > 0
         keep = tf.cast(present, tf.float32)[:, :, tf.newaxis]
         x = self.items(sequences) * math.sqrt(self.config.dim) + self.positions(tf.range(length))[tf.newaxis]
-        causal = tf.cast(tf.linalg.band_part(tf.ones([length, length]), -1, 0), tf.bool)
-        return self.blocks(self.dropout(x, training=training) * keep, causal[tf.newaxis] & present[:, tf.newaxis, :],
-                           keep, training=training)
+        return self.blocks(self.dropout(x, training=training) * keep, causal_mask(present), keep, training=training)
 
     def logits(self, hidden):
         """Scores of every catalog item (tied to the input embeddings; padding row left out)."""

@@ -84,3 +84,13 @@ def test_spans_evaluate_only_what_is_later_than_all_training():
     (0, ["a"], FEW_INTERACTIONS + 1, "many")])
 def test_target_groups_slice_examples_by_what_training_knows_of_the_target(cold, history, trained, group):
     assert target_group(cold, history, trained) == group
+
+
+def test_latest_marks_a_users_last_training_example_and_horizon_where_the_eval_period_starts():
+    examples = split_user(events("abcdef"), SplitPlan(holdout_last=3)).examples
+    assert [e.latest for e in examples] == [0, 0, 1, 0, 0, 0]  # only the last training example
+    # Eval examples: their history before the period (3 items) is what the future protocol reads.
+    assert [e.horizon for e in examples if e.role == EVAL] == [3, 3, 3]
+    assert [e.horizon for e in examples if e.role == TRAIN] == [0, 1, 2]
+    only = split_user(events("ab"), SplitPlan(holdout_last=1)).examples
+    assert [e.latest for e in only] == [0, 0]  # a user's single training example is never held for validation

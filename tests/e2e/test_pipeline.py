@@ -28,8 +28,10 @@ def test_metrics_are_written_beside_both_baselines(slice_run):
     config, _ = slice_run
     document, _ = pushed_model(config)
     for method in ("model", "popularity", "itemknn"):
-        assert set(document[method]) == {"recall@10", "recall@50", "ndcg@10"}
-        assert 0 <= document[method]["recall@10"] <= document[method]["recall@50"] <= 1
+        assert set(document[method]) == {"recall@10", "recall@50", "ndcg@10", "future_recall@10",
+                                         "future_recall@50", "future_ndcg@10"}
+        for protocol in ("", "future_"):
+            assert 0 <= document[method][f"{protocol}recall@10"] <= document[method][f"{protocol}recall@50"] <= 1
     cold = document["cold"]  # the slice run holds 10% of the items out of training
     assert set(cold) == {"model", "content_only", "random", *WARM}
     assert all(0 <= cold[method]["recall@10"] <= cold[method]["recall@50"] <= 1 for method in cold)
@@ -39,6 +41,22 @@ def test_metrics_are_written_beside_both_baselines(slice_run):
     assert document["blessed"] is True
     assert Path(document["pushed_model"]).parent == config.model_base_path
     assert document["pushed_model"].split("/")[-1].isdigit()
+
+
+def test_tuner_hyperparameters_pretraining_and_the_report(slice_run):
+    config, _ = slice_run
+    document, _ = pushed_model(config)
+    best = document["best_hyperparameters"]
+    assert {"embedding_dim", "temperature", "history_length", "learning_rate", "attention_dropout"} <= set(best)
+    assert best["history_length"] <= ModelConfig().history_length
+    epochs = document["training"]["epochs"]
+    assert [e["phase"] for e in epochs][:1] == ["pretrain"] and epochs[-1]["phase"] == "train"
+    assert all(np.isfinite(e["loss"]) for e in epochs)
+    curves = document["curves"]["warm"]
+    assert {"model", "popularity"} <= set(curves) and set(curves["model"]) >= {"1", "10", "100"}
+    assert curves["model"]["10"] == pytest.approx(document["model"]["recall@10"], abs=1e-6)
+    report = (config.output_path / "report.html").read_text()
+    assert report.count("<svg") >= 3 and "Recall@K" in report and "loss" in report  # warm, cold, training loss
 
 
 def test_pushed_model_returns_k_distinct_catalog_items_for_known_and_unknown_users(slice_run, movielens_slice):

@@ -97,8 +97,11 @@ def test_sasrec_fits_its_window_to_short_histories():
 
 def test_slices_score_few_interaction_and_cold_targets_and_never_cold_ones_without_history():
     ranks = {"popularity": np.array([0.0, 20.0, 0.0, 3.0, 0.0]), "content_only": np.array([5.0, 1.0, 2.0, 0.0, 0.0])}
-    document = baseline_metrics(ranks, np.array(["many", "few", "cold", "cold", "cold_no_history"]))
+    future = {name: values + 10 for name, values in ranks.items()}  # the history before the period: ranked lower
+    document = baseline_metrics(ranks, future, np.array(["many", "few", "cold", "cold", "cold_no_history"]))
     assert document["popularity"]["recall@10"] == 0.5  # warm = many + few
     assert document["few"]["popularity"]["recall@10"] == 0.0 and "content_only" not in document["few"]
     # The cold example without a history is left out, although it ranked first.
     assert document["cold"]["popularity"]["recall@10"] == 1.0 and document["cold"]["content_only"]["ndcg@10"] < 1.0
+    assert document["popularity"]["future_recall@10"] == 0.0 and document["popularity"]["future_recall@50"] == 1.0
+    assert document["curves"]["warm"]["popularity"]["1"] == 0.5 and document["curves"]["cold"]["content_only"]["100"] == 1.0

@@ -16,23 +16,37 @@ def test_last_n_keeps_the_most_recent_items_and_pads_on_the_right():
     assert P.last_n(ids, 3, -1).numpy().tolist() == [[2, 3, 4], [5, -1, -1], [-1, -1, -1]]
 
 
-def test_preprocessing_fn_builds_vocabularies_with_oov_on_real_beam(tmp_path):
+SPEC = {**{name: tf.io.FixedLenFeature([1], tf.string) for name in ("user_id", "item_id", "title", "text")},
+        "history": tf.io.VarLenFeature(tf.string), "genres": tf.io.VarLenFeature(tf.string),
+        "latest": tf.io.FixedLenFeature([1], tf.int64)}
+
+
+def _transformed(rows: list[dict], config: ModelConfig, temp_dir) -> list[dict]:
+    """The preprocessing_fn analysed and applied on real Beam."""
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    spec = {"user_id": tf.io.FixedLenFeature([1], tf.string), "item_id": tf.io.FixedLenFeature([1], tf.string),
-            "history": tf.io.VarLenFeature(tf.string), "title": tf.io.FixedLenFeature([1], tf.string),
-            "genres": tf.io.VarLenFeature(tf.string), "text": tf.io.FixedLenFeature([1], tf.string)}
-    rows = [{"user_id": [b"u1"], "item_id": [b"i1"], "history": [], "title": [b"Toy Story (1995)"],
-             "genres": [b"Comedy"], "text": [b"pixar"]},
-            {"user_id": [b"u1"], "item_id": [b"i2"], "history": [b"i1", b"zz"], "title": [b"Heat"],
-             "genres": [b"Action", b"Crime"], "text": [b""]}]
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-    config = {"model": ModelConfig(history_length=3).to_dict()}
-    with tft_beam.Context(temp_dir=str(tmp_path), force_tf_compat_v1=False):
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(SPEC))
+    with tft_beam.Context(temp_dir=str(temp_dir), force_tf_compat_v1=False):
         (transformed, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: P.preprocessing_fn(inputs, config))
-    second = transformed[1]
-    # Two items in the vocabulary; "zz" is unseen and lands in the OOV bucket (index 2).
-    assert second[P.HISTORY_INDICES].tolist() == [transformed[0][P.ITEM_INDEX], 2, P.HISTORY_PAD]
-    assert len(second[P.GENRE_INDICES]) == 2 and len(transformed[0][P.TOKEN_INDICES]) == 5  # toy story 1995 comedy pixar
+            lambda inputs: P.preprocessing_fn(inputs, {"model": config.to_dict()}))
+    return transformed
+
+
+def test_preprocessing_fn_builds_vocabularies_with_oov_on_real_beam(tmp_path):
+    rows = [{"user_id": [b"u1"], "item_id": [b"i1"], "history": [], "title": [b"Toy Story (1995)"],
+             "genres": [b"Comedy"], "text": [b"pixar"], "latest": [0]},
+            {"user_id": [b"u1"], "item_id": [b"i2"], "history": [b"i1", b"zz"], "title": [b"Heat"],
+             "genres": [b"Action", b"Crime"], "text": [b""], "latest": [1]}]
+    first, second = _transformed(rows, ModelConfig(history_length=3, user_min_examples=2), tmp_path)
+    # History items stay raw ids (the model reads them through its catalog), most recent last.
+    assert second[P.HISTORY_KEYS].tolist() == [b"i1", b"zz", P.HISTORY_PAD.encode()]
+    assert second[P.USER_INDEX] == 0 and second[P.LATEST] == 1  # u1 has 2 examples: in the user vocabulary
+    assert len(second[P.GENRE_INDICES]) == 2 and len(first[P.TOKEN_INDICES]) == 5  # toy story 1995 comedy pixar
+
+
+def test_users_with_fewer_examples_than_the_threshold_share_the_oov_id(tmp_path):
+    rows = [{"user_id": [user], "item_id": [b"i1"], "title": [b"t"], "text": [b""], "history": [], "genres": [],
+             "latest": [0]} for user in [b"busy"] * 3 + [b"rare"]]
+    transformed = _transformed(rows, ModelConfig(user_min_examples=3), tmp_path)
+    assert [row[P.USER_INDEX] for row in transformed] == [0, 0, 0, 1]  # "rare" is the OOV row (vocabulary size 1)

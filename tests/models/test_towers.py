@@ -1,81 +1,70 @@
-"""The two towers and the retrieval loss: unit embeddings, shared item table, log-Q correction, learning."""
+"""The two towers and the retrieval losses: one vector per item, history read in order, log-Q correction, full softmax,
+content fusion, pretraining mode, learning."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from avrec.config import ModelConfig
 from avrec.models import preprocessing as P
+from avrec.models.catalog_items import CatalogItems
 from avrec.models.encoders.embedders import load_text_embedder
 from avrec.models.item_content import ItemContent
 from avrec.models.retrieval import TwoTowerModel, sampling_probabilities
-from tests.support.towers import SIZES, features
+from tests.support.towers import SIZES, catalog, features, item_features, key
 
 
-def test_towers_give_unit_embeddings_and_history_changes_the_query():
-    config = ModelConfig(embedding_dim=8, history_length=3)
-    model = TwoTowerModel(SIZES, config)
-    batch = features([0, 0], [1, 2], [[], [3, 4]], config)
-    queries = model.query_tower(batch, training=False).numpy()
-    items = model.candidate_tower(batch, training=False).numpy()
-    np.testing.assert_allclose(np.linalg.norm(queries, axis=1), 1, atol=1e-5)
-    np.testing.assert_allclose(np.linalg.norm(items, axis=1), 1, atol=1e-5)
-    assert not np.allclose(queries[0], queries[1])  # same user, different history
-    assert model.query_tower.item_embedding is model.candidate_tower.item_embedding
+def _model(config, items=SIZES.items, **kwargs):
+    return TwoTowerModel(SIZES, config, catalog(items), **kwargs)
 
 
-def test_logq_correction_changes_the_loss_and_training_learns_the_pairing():
-    config = ModelConfig(embedding_dim=16, history_length=2, temperature=0.1, learning_rate=0.05, id_dropout=0.0)
+def _queries(model, batch):
+    table, unknown = model.item_table()
+    return model.queries(batch, table, unknown).numpy(), table.numpy()
+
+
+def test_an_item_is_one_vector_as_candidate_and_in_a_history():
+    config = ModelConfig(embedding_dim=8, history_length=3, user_tower="mean")
+    model = _model(config)
+    table, unknown = model.item_table()
+    np.testing.assert_allclose(table.numpy(), model.candidate_tower(item_features(list(range(8)))).numpy(), atol=1e-6)
+    queries, _ = _queries(model, features([0, 0, 0], [1, 1, 1], [[], [3, 4], [4, 3]], config))
+    assert not np.allclose(queries[0], queries[1])  # same user, a history
+    rows, present = model.recent_history(features([0], [1], [[2, 9, 4]], config))
+    assert rows.numpy().tolist() == [[2, -1, 4]] and present.numpy().all()  # an id the catalog lacks: row -1
+
+
+def test_logq_correction_changes_the_in_batch_loss_and_training_learns_the_pairing():
+    config = ModelConfig(embedding_dim=16, history_length=2, learning_rate=0.05, id_dropout=0.0, loss="in_batch",
+                         user_min_examples=1)
     users = np.repeat(np.arange(5), 40)
-    items = users + 1  # each user always picks one item
-    batch = features(users.tolist(), items.tolist(), [[]] * len(users), config)
-    probabilities = sampling_probabilities(np.bincount([1, 1, 1, 1, 1, 1, 2, 3, 4, 5], minlength=SIZES.items + 1))
-    with_logq = TwoTowerModel(SIZES, config, probabilities)
-    without = TwoTowerModel(SIZES, config.__class__(**{**config.to_dict(), "logq_correction": False}), probabilities)
+    batch = features(users.tolist(), (users + 1).tolist(), [[]] * len(users), config)
+    probabilities = sampling_probabilities(np.bincount([1, 1, 1, 1, 1, 1, 2, 3, 4, 5], minlength=SIZES.items))
+    with_logq = _model(config, item_probabilities=probabilities, full_softmax=False)
+    without = _model(config.replace(logq_correction=False), item_probabilities=probabilities, full_softmax=False)
     with_logq.compute_loss(batch), without.compute_loss(batch)  # builds both
     without.set_weights(with_logq.get_weights())
     assert float(with_logq.compute_loss(batch)) != pytest.approx(float(without.compute_loss(batch)))
 
-    model = TwoTowerModel(SIZES, config)
+    model = _model(config, full_softmax=False)
     model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
     data = tf.data.Dataset.from_tensor_slices(batch).shuffle(200, seed=0).batch(10)
     before = model.evaluate(data, return_dict=True, verbose=0)["loss"]
     model.fit(data, epochs=15, verbose=0)
-    after = model.evaluate(data, return_dict=True, verbose=0)["loss"]
-    assert after < 0.5 * before
-    scores = model.query_tower(batch) @ tf.transpose(model.candidate_tower(features(
-        [0] * 6, list(range(1, 7)), [[]] * 6, config)))
-    assert (tf.argmax(scores, axis=1).numpy()[::40] == np.arange(5)).all()
+    assert model.evaluate(data, return_dict=True, verbose=0)["loss"] < 0.5 * before
+    queries, table = _queries(model, batch)
+    assert (np.argmax(queries @ table.T, axis=1)[::40] == np.arange(5) + 1).all()
 
 
-def test_content_fused_candidate_tower_uses_the_pretrained_vectors():
-    config = ModelConfig(embedding_dim=8, history_length=2)
-    rng = np.random.default_rng(0)
-    content = ItemContent(np.array([b"x", b"y"]), {"text": rng.normal(size=(2, 5)), "image": rng.normal(size=(2, 6)),
-                                                    "audio": np.zeros((2, 3))},
-                          np.array([[True, True, False], [True, False, False]]))
-    for fusion in ("gated", "alpha"):
-        model = TwoTowerModel(SIZES, ModelConfig(**{**config.to_dict(), "fusion": fusion}), content=content)
-        batch = features([0, 0], [SIZES.items, SIZES.items], [[], []], config)  # both OOV ids, same categories
-        batch[P.ITEM_KEY] = tf.constant(["x", "y"])
-        items = model.candidate_tower(batch, training=False).numpy()
-        assert not np.allclose(items[0], items[1])  # told apart by content alone
-
-
-def test_text_encoder_fine_tuning_updates_its_weights_end_to_end(encoders):
-    config = ModelConfig(embedding_dim=8, history_length=2, finetune_text=True, modality_dropout=0.0)
-    content = ItemContent(np.array([b"x"]), {"text": np.zeros((1, 384)), "image": np.zeros((1, 0)),
-                                             "audio": np.zeros((1, 0))}, np.array([[False, False, False]]))
-    encoder = load_text_embedder(encoders.text_encoder, encoders.text_preprocessor, seq_length=16, trainable=True)
-    model = TwoTowerModel(SIZES, config, content=content, text_encoder=encoder)
-    batch = features([0, 1, 2], [1, 2, 3], [[], [], []], config)
-    batch[P.ITEM_KEY] = tf.constant(["x", "y", "z"])
-    batch[P.ENCODER_TEXT] = tf.constant(["Toy Story. Animation", "Heat. Crime", "Alien. Horror, Sci-Fi"])
-    before = encoder(batch[P.ENCODER_TEXT]).numpy()
-    model.compile(optimizer=tf.keras.optimizers.SGD(0.5))
-    model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0)
-    tower_weights = {v.ref() for v in model.candidate_tower.trainable_variables}
-    assert encoder.trainable_variables and all(v.ref() in tower_weights for v in encoder.trainable_variables)
-    assert not np.allclose(encoder(batch[P.ENCODER_TEXT]).numpy(), before)
+def test_full_softmax_scores_each_target_against_every_catalog_item():
+    config = ModelConfig(embedding_dim=8, history_length=2, id_dropout=0.0, temperature=0.5)
+    model = _model(config)
+    batch = features([0, 1], [2, 7], [[1], [3, 4]], config)
+    queries, table = _queries(model, batch)
+    logits = queries @ table.T / config.temperature
+    expected = np.mean([np.log(np.exp(row).sum()) - row[target] for row, target in zip(logits, [2, 7])])
+    assert float(model.compute_loss(batch)) == pytest.approx(expected, rel=1e-5)
+    assert ModelConfig().uses_full_softmax(50000) and not ModelConfig().uses_full_softmax(50001)
+    assert not ModelConfig(finetune_text=True).uses_full_softmax(10)
 
 
 def _order_task(config):
@@ -86,31 +75,61 @@ def _order_task(config):
 
 
 def test_attention_user_tower_reads_the_order_of_the_history_where_the_mean_cannot():
-    base = dict(embedding_dim=16, history_length=3, learning_rate=0.02, id_dropout=0.0, attention_dropout=0.0,
-                loss="in_batch", logq_correction=False)
+    base = dict(embedding_dim=16, history_length=3, learning_rate=0.02, id_dropout=0.0, attention_dropout=0.0)
     for tower, learns in (("mean", False), ("attention", True)):
         config = ModelConfig(**base, user_tower=tower)
         tf.keras.utils.set_random_seed(0)
-        model = TwoTowerModel(SIZES, config)
+        model = _model(config)
         batch, probe = _order_task(config)
         model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
         model.fit(tf.data.Dataset.from_tensor_slices(batch).batch(8), epochs=30, verbose=0)
-        queries = model.query_tower(probe).numpy()
-        items = model.candidate_tower(features([0, 0], [5, 6], [[], []], config)).numpy()
+        queries, table = _queries(model, probe)
         assert np.allclose(queries[0], queries[1], atol=1e-6) != learns
         if learns:
-            assert (np.argmax(queries @ items.T, axis=1) == [0, 1]).all()
+            assert (np.argmax(queries @ table.T, axis=1) == [5, 6]).all()
 
 
-def test_full_softmax_scores_each_target_against_every_catalog_item():
-    config = ModelConfig(embedding_dim=8, history_length=2, id_dropout=0.0, temperature=0.5)
-    catalog = features([0] * 8, list(range(8)), [[]] * 8, config)
-    model = TwoTowerModel(SIZES, config, catalog=catalog)
-    batch = features([0, 1], [2, 7], [[1], [3, 4]], config)
-    queries = model.query_tower(batch).numpy()
-    candidates = model.candidate_tower(catalog).numpy()
-    logits = queries @ candidates.T / config.temperature
-    expected = np.mean([np.log(np.exp(row).sum()) - row[target] for row, target in zip(logits, [2, 7])])
-    assert float(model.compute_loss(batch)) == pytest.approx(expected, rel=1e-5)
-    assert ModelConfig().uses_full_softmax(50000) and not ModelConfig().uses_full_softmax(50001)
-    assert not ModelConfig(finetune_text=True).uses_full_softmax(10)
+def test_behaviour_only_reads_item_ids_and_history_alone():
+    config = ModelConfig(embedding_dim=8, history_length=2, id_dropout=0.0)
+    model = _model(config)
+    batch = features([0, 1], [2, 3], [[1], [1]], config)
+    queries, _ = _queries(model, batch)
+    assert not np.allclose(queries[0], queries[1])  # two users, one history
+    model.behaviour_only(True)
+    queries, table = _queries(model, batch)
+    np.testing.assert_allclose(queries[0], queries[1])  # the user id is not read
+    np.testing.assert_allclose(table, model.candidate_tower.item_embedding(tf.range(8)).numpy())
+    model.behaviour_only(False)
+    assert not np.allclose(_queries(model, batch)[1], table)
+
+
+def test_content_fused_candidate_tower_tells_cold_items_apart_by_content():
+    config = ModelConfig(embedding_dim=8, history_length=2)
+    rng = np.random.default_rng(0)
+    content = ItemContent(np.array([key(8).encode(), key(9).encode()]),
+                          {"text": rng.normal(size=(2, 5)), "image": rng.normal(size=(2, 6)), "audio": np.zeros((2, 3))},
+                          np.array([[True, True, False], [True, False, False]]))
+    for fusion in ("gated", "alpha"):
+        model = _model(config.replace(fusion=fusion), items=10, content=content)
+        cold = item_features([8, 9])  # both the OOV id
+        cold[P.TOKEN_INDICES] = item_features([8, 8])[P.TOKEN_INDICES]  # the same words
+        items = model.candidate_tower(cold, training=False).numpy()
+        assert not np.allclose(items[0], items[1])  # told apart by content alone
+
+
+def test_text_encoder_fine_tuning_updates_its_weights_end_to_end(encoders):
+    config = ModelConfig(embedding_dim=8, history_length=2, finetune_text=True, modality_dropout=0.0)
+    content = ItemContent(np.array([b"x"]), {"text": np.zeros((1, 384)), "image": np.zeros((1, 0)),
+                                             "audio": np.zeros((1, 0))}, np.array([[False, False, False]]))
+    encoder = load_text_embedder(encoders.text_encoder, encoders.text_preprocessor, seq_length=16, trainable=True)
+    items = item_features([0, 1, 2])
+    items[P.ENCODER_TEXT] = tf.constant(["Toy Story. Animation", "Heat. Crime", "Alien. Horror, Sci-Fi"])
+    model = TwoTowerModel(SIZES, config, CatalogItems(items, oov_index=SIZES.items), content=content,
+                          text_encoder=encoder, full_softmax=False)
+    batch = {**features([0, 1, 2], [0, 1, 2], [[], [], []], config), P.ENCODER_TEXT: items[P.ENCODER_TEXT]}
+    before = encoder(items[P.ENCODER_TEXT]).numpy()
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.5))
+    model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0)
+    tower_weights = {v.ref() for v in model.candidate_tower.trainable_variables}
+    assert encoder.trainable_variables and all(v.ref() in tower_weights for v in encoder.trainable_variables)
+    assert not np.allclose(encoder(items[P.ENCODER_TEXT]).numpy(), before)

@@ -1,24 +1,39 @@
-"""The Trainer's validation slice: a stable share of the training examples, the same batched and one at a time."""
+"""The Trainer's validation slice: the latest training example of a stable sample of users, the same batched and one
+at a time, and Recall@10 scored on it as the evaluation ranks."""
 import numpy as np
 import tensorflow as tf
 
 from avrec.config import ModelConfig
 from avrec.models import validation
-from tests.support.towers import features
+from avrec.models.retrieval import TwoTowerModel
+from tests.support.towers import SIZES, catalog, features
 
 
-def test_the_slice_is_a_stable_share_and_train_and_validation_partition_the_examples():
+def test_the_slice_is_the_latest_examples_of_a_stable_share_of_users():
     config = ModelConfig(history_length=3)
     rng = np.random.default_rng(0)
-    users, items = rng.integers(0, 5, 2000).tolist(), rng.integers(0, 8, 2000).tolist()
+    users, items = np.arange(2000) % 400, rng.integers(0, 8, 2000)
+    latest = (np.arange(2000) >= 1600).astype(int)  # each user's last example
     histories = [rng.integers(0, 8, rng.integers(0, 4)).tolist() for _ in range(2000)]
-    batch = features(users, items, histories, config)
-    mask = validation.held_out(batch, 0.2).numpy()
-    assert 0.1 < mask.mean() < 0.3
-    np.testing.assert_array_equal(mask, validation.held_out(batch, 0.2).numpy())  # stable
+    batch = features(users.tolist(), items.tolist(), histories, config, latest=latest.tolist())
+    assert validation.user_share(400, 100) == 0.25 and validation.user_share(50, 100) == 1.0
+    mask = validation.held_out(batch, 0.25).numpy()
+    assert not mask[latest == 0].any() and 0.15 < mask[latest == 1].mean() < 0.35
+    np.testing.assert_array_equal(mask, validation.held_out(batch, 0.25).numpy())  # stable
     examples = tf.data.Dataset.from_tensor_slices(batch).batch(64)
-    train, held = (validation.part(examples, 0.2, batch_size=64, held=held) for held in (False, True))
+    train, held = (validation.part(examples, 0.25, batch_size=64, held=held) for held in (False, True))
     held_items = np.concatenate([b["item_index"].numpy() for b in held])
     train_items = np.concatenate([b["item_index"].numpy() for b in train])
     assert len(held_items) == mask.sum() and len(train_items) == len(mask) - mask.sum()
-    np.testing.assert_array_equal(held_items, np.asarray(items)[mask])  # one at a time agrees with batched
+    np.testing.assert_array_equal(held_items, items[mask])  # one at a time agrees with batched
+
+
+def test_recall_at_10_excludes_the_history_and_counts_ties_against_the_target():
+    config = ModelConfig(embedding_dim=4, history_length=3)
+    model = TwoTowerModel(SIZES, config, catalog(12))
+    model.item_table()  # builds the towers
+    for layer in (model.candidate_tower.item_embedding, model.candidate_tower.side):
+        layer.set_weights([np.zeros_like(weight) for weight in layer.get_weights()])  # every item scores the same
+    examples = tf.data.Dataset.from_tensors(features([0, 1], [3, 4], [[1], list(range(11))], config))
+    # All 12 items tie: the target ranks after every other non-excluded item; 11 history items leave only the target.
+    assert validation.recall_at_10(model, examples) == 0.5

@@ -1,20 +1,42 @@
-"""Transformed-feature batches for the model tests, as Transform's output would give them."""
+"""Transformed-feature batches and a small catalog for the model tests, as Transform's output would give them."""
 import tensorflow as tf
 
 from avrec.models import preprocessing as P
+from avrec.models.catalog_items import CatalogItems
 from avrec.models.towers import VocabularySizes
 
 SIZES = VocabularySizes(users=5, items=8, genres=3, tokens=20)
 
 
-def features(users, items, histories, config):
+def key(item: int) -> str:
+    return f"i{item}"
+
+
+def item_features(items: list[int]) -> dict:
+    """Candidate features of items by vocabulary index (an index >= SIZES.items is an item training never saw: the
+    OOV id, with its own words)."""
     return {
-        P.USER_INDEX: tf.constant(users, tf.int64),
-        P.ITEM_INDEX: tf.constant(items, tf.int64),
-        P.HISTORY_INDICES: P.last_n(tf.ragged.constant(histories, dtype=tf.int64, ragged_rank=1)
-                                    if any(histories) else tf.RaggedTensor.from_row_lengths(
-                                        tf.zeros([0], tf.int64), [0] * len(users)),
-                                    config.history_length, P.HISTORY_PAD),
+        P.ITEM_INDEX: tf.constant([min(item, SIZES.items) for item in items], tf.int64),
+        P.ITEM_KEY: tf.constant([key(item) for item in items]),
         P.GENRE_INDICES: tf.sparse.from_dense(tf.constant([[1, 0]] * len(items), tf.int64)),
-        P.TOKEN_INDICES: tf.ragged.constant([[i % 20, (i + 3) % 20] for i in items], tf.int64).to_sparse(),
+        P.TOKEN_INDICES: tf.ragged.constant([[item % 20, (item + 3) % 20] for item in items], tf.int64).to_sparse(),
+    }
+
+
+def catalog(items: int = SIZES.items) -> CatalogItems:
+    """Items 0 .. items-1 (those from SIZES.items on are cold: never trained on)."""
+    return CatalogItems(item_features(list(range(items))), oov_index=SIZES.items)
+
+
+def features(users, items, histories, config, latest=None):
+    """Training-example features: users and items by index, histories as lists of item indices, oldest first."""
+    histories = [[key(item) for item in history] for history in histories]
+    ragged = (tf.ragged.constant(histories, dtype=tf.string, ragged_rank=1) if any(histories)
+              else tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.string), [0] * len(users)))
+    return {
+        **item_features(list(items)),
+        P.USER_INDEX: tf.constant(users, tf.int64),
+        P.USER_KEY: tf.constant([f"u{user}" for user in users]),
+        P.HISTORY_KEYS: P.last_n(ragged, config.history_length, P.HISTORY_PAD),
+        P.LATEST: tf.constant(latest if latest is not None else [0] * len(users), tf.int64),
     }
