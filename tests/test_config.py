@@ -45,3 +45,17 @@ def test_cli_defaults_are_the_config_defaults():
     serve = build_parser().parse_args(["serve", "--model-base-path", "x"])
     assert (serve.host, serve.rest_port, serve.poll_seconds) == ("127.0.0.1", 8501, 1.0)
     assert build_parser().parse_args(["similar", "--item", "1"]).k == default(QueryConfig, "k")
+
+
+def test_tune_and_pretrain_flags_reach_the_run_config():
+    from avrec.cli.run import config_from_args
+
+    plain = config_from_args(build_parser().parse_args(["run"]))
+    assert plain.tune.trials == 0 and plain.model.pretrain_epochs == 0 and plain.model.user_tower == "attention"
+    tuned = config_from_args(build_parser().parse_args(
+        ["run", "--tune", "--tune-trials", "3", "--tune-algorithm", "hyperband", "--pretrain", "--user-tower", "mean"]))
+    assert (tuned.tune.trials, tuned.tune.algorithm, tuned.model.pretrain_epochs, tuned.model.user_tower) == (
+        3, "hyperband", 3, "mean")
+    assert config_from_args(build_parser().parse_args(["run", "--pretrain", "5"])).model.pretrain_epochs == 5
+    with pytest.raises(ConfigError, match="trials"):
+        config_from_args(build_parser().parse_args(["run", "--tune", "--tune-trials", "-1"]))

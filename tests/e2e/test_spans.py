@@ -49,7 +49,7 @@ def test_retraining_span_after_span(periods, tmp_path):
     _write_span(spans, slice_dir, 1, cuts[1])
     first = retrain(_config(spans, output, epochs=4))
     assert first["span"] == 1 and first["window"] == [1] and not first["warm_start"] and first["blessed"]
-    assert first["pushed"] and set(first["metrics"]) == {"recall@10", "recall@50", "ndcg@10"}
+    assert first["pushed"] and {"recall@10", "recall@50", "ndcg@10"} <= set(first["metrics"])
 
     server = avrec_server(output / "serving", tmp_path / "server.log", MODEL, "--poll-seconds", "0.3").wait_ready()
     client = connect(server.rest_url, MODEL)
