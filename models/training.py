@@ -131,7 +131,7 @@ def _count(fn_args, tft_output, catalog: CatalogItems, config: ModelConfig) -> t
 
 
 def prepare(fn_args, config: ModelConfig) -> TrainingData:
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     sizes = vocabulary_sizes(tft_output)
     raw_spec = tft_output.raw_feature_spec()
     raw_catalog = load_catalog(fn_args.custom_config[CATALOG_PATTERN_KEY], raw_spec)

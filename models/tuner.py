@@ -49,6 +49,25 @@ class TrialLog(tf.keras.callbacks.Callback):
                       (logs or {}).get(validation.MONITOR, float("nan")))
 
 
+class TrialFit(keras_tuner.Tuner):
+    """A trial builds and fits the TFRS model itself and returns its best validation Recall@10. keras-tuner's own
+    trial loop accepts only models of the Keras it imports (Keras 3 where installed), while TFRS models are legacy
+    Keras 2."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        model = self.hypermodel.build(trial.hyperparameters)
+        history = model.fit(*args, **kwargs).history
+        return {validation.MONITOR: max(history[validation.MONITOR])}
+
+
+class RandomTrials(keras_tuner.RandomSearch, TrialFit):
+    pass
+
+
+class HyperbandTrials(keras_tuner.Hyperband, TrialFit):
+    pass
+
+
 def tuner_fn(fn_args) -> TunerFnResult:
     base = ModelConfig.from_dict(fn_args.custom_config["model"])
     tune = TuneConfig.from_dict(fn_args.custom_config[TUNE_KEY])
@@ -64,8 +83,8 @@ def tuner_fn(fn_args) -> TunerFnResult:
 
     common = dict(objective=objective, directory=fn_args.working_dir, project_name="avrec", overwrite=True,
                   seed=tune.seed)
-    tuner = (keras_tuner.Hyperband(build, max_epochs=tune.epochs, hyperband_iterations=1, **common)
-             if tune.algorithm == "hyperband" else keras_tuner.RandomSearch(build, max_trials=tune.trials, **common))
+    tuner = (HyperbandTrials(build, max_epochs=tune.epochs, hyperband_iterations=1, **common)
+             if tune.algorithm == "hyperband" else RandomTrials(build, max_trials=tune.trials, **common))
     callbacks = [validation.ValidationRecall(held_out), TrialLog(),
                  tf.keras.callbacks.EarlyStopping(validation.MONITOR, mode="max", patience=base.patience)]
     return TunerFnResult(tuner=tuner, fit_kwargs={
