@@ -32,6 +32,7 @@ CATALOG_PATTERN_KEY = "catalog_pattern"
 CONTENT_URI_KEY = "content_uri"
 VOCABULARIES = (P.USER_VOCAB, P.ITEM_VOCAB, P.GENRE_VOCAB, P.TOKEN_VOCAB)
 COUNTING_BATCH = 8192
+HYPERBAND_BOOKKEEPING = "tuner/"  # Hyperband's own values (epochs, bracket, round) beside the searched ones
 
 
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -65,9 +66,12 @@ def transformed_items(transform_layer, raw_spec, catalog: dict) -> dict:
 
 
 def tuned(config: ModelConfig, hyperparameters: dict | None) -> ModelConfig:
-    """The config with the Tuner's best values in place (a keras_tuner HyperParameters config, whose names are
-    ModelConfig fields)."""
-    return config.replace(**hyperparameters["values"]) if hyperparameters else config
+    """The config with the Tuner's best values in place (a keras_tuner HyperParameters config, whose searched names
+    are ModelConfig fields)."""
+    if not hyperparameters:
+        return config
+    return config.replace(**{name: value for name, value in hyperparameters["values"].items()
+                             if not name.startswith(HYPERBAND_BOOKKEEPING)})
 
 
 @dataclasses.dataclass

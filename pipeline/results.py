@@ -22,6 +22,7 @@ from avrec.errors import AvrecError
 from avrec.features import COLD, MODALITIES, TARGET_GROUP
 from avrec.models.baselines.ranks import REPORTED_SLICES
 from avrec.models.trainer import HISTORY_FILE
+from avrec.models.training import HYPERBAND_BOOKKEEPING
 from avrec.models.metrics import CURVE_KS, PROTOCOL_OUTPUTS, PROTOCOLS, REPORTED, curve_name, tfma_name
 
 PIPELINE_RUN = "pipeline_run"
@@ -115,7 +116,8 @@ def _model_metrics(evaluation_uri: str) -> ModelMetrics:
 def _best_hyperparameters(uri: str) -> dict:
     """The values the Tuner chose (its artifact holds one keras_tuner HyperParameters config)."""
     with tf.io.gfile.GFile(tf.io.gfile.glob(os.path.join(uri, "*"))[0]) as handle:
-        return json.load(handle)["values"]
+        return {name: value for name, value in json.load(handle)["values"].items()
+                if not name.startswith(HYPERBAND_BOOKKEEPING)}
 
 
 def read_results(store: metadata_store.MetadataStore, run_context: int) -> RunResult:
