@@ -65,12 +65,13 @@ def test_retraining_span_after_span(periods, tmp_path):
 
         # The next good span warm-starts from the blessed model; the bad span never entered the window.
         _write_span(spans, slice_dir, 3, cuts[3])
-        warm = retrain(_config(spans, output, epochs=1))
+        warm = retrain(_config(spans, output, epochs=2))
         assert warm["warm_start"] and warm["window"] == [1, 3] and warm["blessed"]
         assert int(warm["pushed"].rsplit("/", 1)[1]) > int(first["pushed"].rsplit("/", 1)[1])
-        # From scratch on the same window and eval data, the model needs more epochs to get where warm start got.
-        scratch_one = execute(_config(spans, output, epochs=1, warm_start=False))
-        assert warm["metrics"]["recall@50"] > scratch_one["model"]["recall@50"]
+        # From scratch on the same window and eval data, the same epochs get less far, and it takes more epochs to
+        # get where warm start got.
+        scratch_same = execute(_config(spans, output, epochs=2, warm_start=False))
+        assert warm["metrics"]["recall@50"] > scratch_same["model"]["recall@50"]
         scratch = execute(_config(spans, output, epochs=4, warm_start=False))
         assert warm["metrics"]["recall@50"] >= 0.9 * scratch["model"]["recall@50"]
 
