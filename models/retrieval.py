@@ -46,6 +46,10 @@ class TwoTowerModel(tfrs.Model):
         self.item_probabilities = (tf.constant(item_probabilities, tf.float32)
                                    if config.logq_correction and item_probabilities is not None else None)
         self.task = tfrs.tasks.Retrieval(temperature=config.temperature, remove_accidental_hits=True)
+        # Catalog items training never saw are no full-softmax negatives: they are never positives either, so the
+        # loss would learn that the unknown id (which they all share) means "never watched", and rank every cold
+        # item last. Their vectors are learned instead through warm items whose id is dropped (IdDropout).
+        self.untrained_logit = tf.where(catalog.features[P.ITEM_INDEX] >= sizes.items, -1e9, 0.0)
 
     def behaviour_only(self, on: bool) -> None:
         """Pretraining mode: items are their id embeddings alone and queries their history alone (takes effect at
@@ -80,8 +84,8 @@ class TwoTowerModel(tfrs.Model):
             table, unknown = self.item_table(training)
             logits = tf.matmul(self.queries(features, table, unknown, training), table, transpose_b=True)
             known = tf.cast(targets >= 0, tf.float32)  # a target outside the catalog (never in a valid log) counts nothing
-            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.maximum(targets, 0),
-                                                                    logits / self.config.temperature)
+            losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+                tf.maximum(targets, 0), logits / self.config.temperature + self.untrained_logit)
             return tf.reduce_sum(losses * known) / tf.maximum(tf.reduce_sum(known), 1.0)
         return self._in_batch_loss(features, targets, training)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from avrec import contract
 from avrec.config import DataConfig, ModelConfig, RunConfig
 from avrec.errors import ValidationError
 from avrec.models.baselines.ranks import WARM
@@ -175,12 +176,16 @@ def test_served_pipeline_model_takes_a_catalog_refresh_without_retraining_or_fai
             over_rest, over_grpc = rest.recommend("1", ["1", "50"], 10), grpc.recommend("1", ["1", "50"], 10)
             assert [item for item, _ in over_rest] == [item for item, _ in over_grpc]
             assert [score for _, score in over_rest] == pytest.approx([score for _, score in over_grpc], abs=1e-5)
-            # A new item that copies Toy Story's content: known to nobody, embedded from content alone.
+            # Two new items known to nobody, embedded from content alone: one copies Toy Story's content, the other
+            # a film that shares nothing with it.
             catalog = tmp_path / "catalog"
             catalog.mkdir()
             movies = pd.read_csv(movielens_slice / "movies.csv")
             toy_story = movies[movies["movieId"] == 1].iloc[0]
+            unlike = movies[~movies["genres"].str.contains("|".join(toy_story["genres"].split("|")), regex=True)
+                            & ~movies["title"].str.contains("Toy")].iloc[0]
             movies.loc[len(movies)] = [990001, "Toy Story (1995)", toy_story["genres"]]
+            movies.loc[len(movies)] = [990002, unlike["title"], unlike["genres"]]
             movies.to_csv(catalog / "movies.csv", index=False)
             for name in ("ratings.csv", "tags.csv"):
                 shutil.copy(movielens_slice / name, catalog / name)
@@ -192,7 +197,10 @@ def test_served_pipeline_model_takes_a_catalog_refresh_without_retraining_or_fai
                 assert refreshed.returncode == 0, refreshed.stderr
                 wait_until(lambda: rest.titles(["990001"]) == ["Toy Story (1995)"], timeout=60)
             assert loop.failures == [] and len(loop.answers) > 0
-            similar = [item for item, _ in grpc.similar("1", 100)]
-            assert "990001" in similar  # same content as Toy Story: among its nearest items
+            vectors = np.array(grpc.predict({contract.ITEM_ID: ["1", "990001", "990002"]},
+                                            contract.ITEM_EMBEDDINGS)[contract.EMBEDDING])
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            # Both new items share the unknown-id part; only content can bring the twin closer to Toy Story.
+            assert vectors[1] @ vectors[0] > vectors[2] @ vectors[0]
     finally:
         server.stop()

@@ -67,6 +67,18 @@ def test_full_softmax_scores_each_target_against_every_catalog_item():
     assert not ModelConfig(finetune_text=True).uses_full_softmax(10)
 
 
+def test_full_softmax_takes_no_negatives_from_items_training_never_saw():
+    """Cold catalog items (all sharing the unknown id) are never targets; as negatives they would teach the model to
+    rank every cold item last."""
+    config = ModelConfig(embedding_dim=8, history_length=2, id_dropout=0.0)
+    model = _model(config, items=SIZES.items + 3)  # rows 8, 9, 10: cold
+    batch = features([0, 1], [2, 7], [[1], [3, 4]], config)
+    queries, table = _queries(model, batch)
+    logits = queries @ table[:SIZES.items].T / config.temperature
+    expected = np.mean([np.log(np.exp(row).sum()) - row[target] for row, target in zip(logits, [2, 7])])
+    assert float(model.compute_loss(batch)) == pytest.approx(expected, rel=1e-5)
+
+
 def _order_task(config):
     """Same user, same items, same latest item: only the order of the two earlier items tells the target."""
     batch = features([0] * 40, [5, 6] * 20, [[1, 2, 3], [2, 1, 3]] * 20, config)
