@@ -166,6 +166,11 @@ class ModelConfig(_Section):
     fusion: str = "gated"  # "gated" (learned per-item gates) or "alpha" (fixed alpha * text + (1 - alpha) * vision)
     alpha: float = 0.5
     modality_dropout: float = 0.2
+    # The content candidate path (models.content_path): items trained on few times or never are also scored by how
+    # close their pretrained text is to the history's, with weights fitted on the validation slice that keep the
+    # other items' validation Recall@10 within this relative drop.
+    content_path: bool = True
+    content_path_max_warm_drop: float = 0.02
     # Fine-tune the text encoder end to end instead of reading frozen text embeddings (meant for a GPU).
     finetune_text: bool = False
     # Start from the latest blessed model's weights (ids that persist keep their embeddings); off: from scratch.
@@ -194,6 +199,8 @@ class ModelConfig(_Section):
         _require(self.fusion in ("gated", "alpha"), f"fusion must be 'gated' or 'alpha', got {self.fusion!r}")
         _require(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
         _require(0 <= self.modality_dropout < 1, f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
+        _require(0 <= self.content_path_max_warm_drop < 1,
+                 f"content_path_max_warm_drop must be in [0, 1), got {self.content_path_max_warm_drop}")
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
         _require(self.validation_examples >= 0, f"validation_examples must be >= 0, got {self.validation_examples}")
         _require(self.patience >= 1, f"patience must be >= 1, got {self.patience}")

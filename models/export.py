@@ -18,6 +18,7 @@ from avrec import contract
 from avrec import features as F
 from avrec.features import MODALITIES
 from avrec.models import preprocessing as P
+from avrec.models.content_path import ContentPath
 from avrec.models.index import ItemIndex
 from avrec.models.layers import recent
 from avrec.models.metrics import target_ranks
@@ -35,9 +36,12 @@ def as_raw(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
 
 
 class Recommender(tf.Module):
-    def __init__(self, model, transform_layer, raw_feature_spec: Mapping, titles, top_k: int):
-        """model: the trained TwoTowerModel; titles: its catalog's titles, in catalog order."""
+    def __init__(self, model, transform_layer, raw_feature_spec: Mapping, titles, top_k: int,
+                 content_path: ContentPath | None = None):
+        """model: the trained TwoTowerModel; titles: its catalog's titles, in catalog order; content_path: in catalog
+        order, added to every score (models.content_path)."""
         super().__init__()
+        self.content_path = content_path
         self.content = model.candidate_tower.content
         if self.content is not None:  # saving traces every tf.function, so define search only where it can work
             self.search_by_embedding = tf.function(
@@ -66,22 +70,27 @@ class Recommender(tf.Module):
     def _embed_items(self, raw_content) -> tf.Tensor:
         return self.candidate_tower(self._transform(raw_content), training=False)
 
-    def _queries(self, user_id, history, table=None, unknown=None):
-        """history [B, T], oldest first, "" where absent: its most recent items are read through the index, so an
-        item added by a catalog refresh is read with its own vector; an id the index lacks reads as unknown.
-        table, unknown: other item vectors in index order (an ablation; rows past them read as unknown)."""
-        table = self.index.embeddings if table is None else table
+    def _scores(self, user_id, history, table=None, unknown=None, text=True):
+        """[B, N] scores of every indexed item. history [B, T], oldest first, "" where absent: its most recent items
+        are read through the index, so an item added by a catalog refresh is read with its own vector; an id the
+        index lacks reads as unknown. table, unknown: other item vectors in index order (an ablation; rows past them
+        read as unknown); text: False leaves the content path out (the text ablation)."""
+        ablated = table is not None
+        table = table if ablated else self.index.embeddings
         unknown = self.unknown if unknown is None else unknown
         keys = recent(history, self.history_length, P.HISTORY_PAD)
         present = keys != P.HISTORY_PAD
         rows = self.index.rows.lookup(keys)
         rows = tf.where(rows < tf.shape(table, out_type=rows.dtype)[0], rows, -1)
         vectors = history_vectors(table, rows, present, unknown)
-        return self.query_tower(self._transform({F.USER_ID: user_id}), vectors, present, training=False)
+        queries = self.query_tower(self._transform({F.USER_ID: user_id}), vectors, present, training=False)
+        scores = tf.matmul(queries, table, transpose_b=True) if ablated else self.index.scores(queries)
+        if self.content_path is not None and text:
+            scores += self.content_path.scores(rows, present)[:, :tf.shape(scores)[1]]
+        return scores
 
-    def _ranks(self, user_id, history, targets, table=None, unknown=None):
-        queries = self._queries(user_id, history, table, unknown)
-        scores = self.index.scores(queries) if table is None else tf.matmul(queries, table, transpose_b=True)
+    def _ranks(self, user_id, history, targets, table=None, unknown=None, text=True):
+        scores = self._scores(user_id, history, table, unknown, text)
         excluded = self.index.excluded(history)[:, :tf.shape(scores)[1]]
         return target_ranks(scores, tf.where(targets < tf.shape(scores, out_type=targets.dtype)[1], targets, -1),
                             excluded)
@@ -94,15 +103,16 @@ class Recommender(tf.Module):
     # ---- signatures ------------------------------------------------------------------------------------------------
     @tf.function(input_signature=[STRING, STRING_MATRIX])
     def serve(self, user_id, history):
-        return self.index.top_k(self._queries(user_id, history), history, self.top_k)
+        return self.index.top_k(self._scores(user_id, history), history, self.top_k)
 
     @tf.function(input_signature=[STRING, STRING_MATRIX, STRING_MATRIX])
     def recommend(self, user_id, history, exclude):
-        return self.index.top_k(self._queries(user_id, history), tf.concat([history, exclude], axis=1), self.top_k)
+        return self.index.top_k(self._scores(user_id, history), tf.concat([history, exclude], axis=1), self.top_k)
 
     @tf.function(input_signature=[STRING])
     def similar_items(self, item_id):
-        return self.index.top_k(self._item_vectors(item_id), tf.expand_dims(item_id, 1), self.top_k, cosine=True)
+        return self.index.top_k(self.index.scores(self._item_vectors(item_id), cosine=True),
+                                tf.expand_dims(item_id, 1), self.top_k)
 
     @tf.function(input_signature=[STRING])
     def item_embeddings(self, item_id):
@@ -124,7 +134,8 @@ class Recommender(tf.Module):
                           history, P.HISTORY_PAD)
         users = tf.reshape(raw[F.USER_ID], [-1])
         targets = self.index.rows.lookup(tf.reshape(raw[F.ITEM_ID], [-1]))
-        ablations = {contract.ablation_rank(modality): self._ranks(users, history, targets, *tables)
+        ablations = {contract.ablation_rank(modality): self._ranks(users, history, targets, *tables,
+                                                                   text=modality != "text")
                      for modality, tables in self.ablated.items()}
         return {contract.RANK: self._ranks(users, history, targets),
                 contract.FUTURE_RANK: self._ranks(users, before, targets), **ablations}
@@ -137,7 +148,10 @@ class Recommender(tf.Module):
         if self.content is not None:
             self.content.upsert(item_id, text_embedding)
         embeddings = self._embed_items({F.ITEM_ID: item_id, F.TITLE: title, F.GENRES: genres, F.TEXT: text})
-        return {"positions": self.index.upsert(item_id, embeddings, title)}
+        positions = self.index.upsert(item_id, embeddings, title)
+        if self.content_path is not None:  # a new item joins the path as a cold one
+            self.content_path.upsert(positions, text_embedding, self.index.rows.size())
+        return {"positions": positions}
 
     def _search_by_embedding(self, query_embedding):
         """Encoded free-text query -> items whose pretrained text embedding is closest to it."""

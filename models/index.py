@@ -86,9 +86,9 @@ class ItemIndex(tf.Module):
                              transpose_b=True)
         return tf.matmul(queries, self.embeddings, transpose_b=True)
 
-    def top_k(self, queries: tf.Tensor, excluded_ids: tf.Tensor, k: int, cosine: bool = False) -> dict[str, tf.Tensor]:
-        """The k best items per query, the excluded ids ([batch, E]) left out."""
-        scores = tf.where(self.excluded(excluded_ids), tf.constant(-np.inf, tf.float32), self.scores(queries, cosine))
+    def top_k(self, scores: tf.Tensor, excluded_ids: tf.Tensor, k: int) -> dict[str, tf.Tensor]:
+        """The k best of every item's scores ([batch, N]) per row, the excluded ids ([batch, E]) left out."""
+        scores = tf.where(self.excluded(excluded_ids), tf.constant(-np.inf, tf.float32), scores)
         top = tf.math.top_k(scores, k=k)
         return {contract.ITEM_IDS: tf.gather(self.item_ids, top.indices), contract.SCORES: top.values}
 

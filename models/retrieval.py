@@ -40,7 +40,7 @@ class TwoTowerModel(tfrs.Model):
                  text_encoder: tf.keras.layers.Layer | None = None, full_softmax: bool = True):
         """item_probabilities: per catalog row, for the in-batch loss's log-Q correction."""
         super().__init__()
-        self.catalog, self.config, self.full_softmax = catalog, config, full_softmax
+        self.catalog, self.config, self.full_softmax, self.sizes = catalog, config, full_softmax, sizes
         self.candidate_tower = CandidateTower(sizes, config, content, text_encoder, name="candidate_tower")
         self.query_tower = QueryTower(sizes, config, name="query_tower")
         self.item_probabilities = (tf.constant(item_probabilities, tf.float32)

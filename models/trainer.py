@@ -18,6 +18,7 @@ from absl import logging
 
 from avrec.config import ModelConfig
 from avrec.models import training, validation
+from avrec.models.content_path_fit import describe, fit_content_path
 from avrec.models.encoders.embedders import load_text_embedder
 from avrec.models.export import Recommender, export
 from avrec.models.modality_selection import select_modalities
@@ -104,11 +105,16 @@ def run_fn(fn_args) -> None:
         progress.info("validation Recall@10 warm / cold-read with every modality %.4f / %.4f%s",
                       selected["all"]["warm"], selected["all"]["cold"],
                       f"; switched off (no gain): {', '.join(selected['off'])}" if selected["off"] else "")
+    content_path = None
+    if data.content is not None and held_out is not None and config.content_path:
+        content_path, history["content_path"] = fit_content_path(model, held_out, data.counts,
+                                                                 config.content_path_max_warm_drop)
+        progress.info("content path: %s", describe(history["content_path"]))
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as handle:
         json.dump(history, handle, indent=2)
 
     encoders = data.encoders
     text_encoder = load_text_embedder(encoders.text_encoder, encoders.text_preprocessor) if encoders else None
     recommender = Recommender(model, data.tft_output.transform_features_layer(), data.tft_output.raw_feature_spec(),
-                              data.titles, config.top_k)
+                              data.titles, config.top_k, content_path)
     export(recommender, fn_args.serving_model_dir, text_encoder)

@@ -20,11 +20,11 @@ def test_excluded_mask_ignores_unknown_rows():
 def test_top_k_excludes_and_upsert_grows_the_index():
     index = ItemIndex(np.array([b"a", b"b", b"c"]), tf.constant([[1.0, 0], [0, 1], [0.7, 0.7]]),
                       np.array([b"A", b"B", b"C"]))
-    top = index.top_k(tf.constant([[1.0, 0.1]]), tf.constant([["a", ""]]), k=2)
+    top = index.top_k(index.scores(tf.constant([[1.0, 0.1]])), tf.constant([["a", ""]]), k=2)
     assert top["item_ids"].numpy().tolist() == [[b"c", b"b"]]
     rows = index.upsert(tf.constant(["d", "b"]), tf.constant([[2.0, 0], [0, -1]]), tf.constant(["D", "B2"]))
     assert rows.numpy().tolist() == [3, 1]
-    top = index.top_k(tf.constant([[1.0, 0.1]]), tf.constant([[""]]), k=4)
+    top = index.top_k(index.scores(tf.constant([[1.0, 0.1]])), tf.constant([[""]]), k=4)
     assert top["item_ids"].numpy().tolist() == [[b"d", b"a", b"c", b"b"]]
     assert index.titles_of(tf.constant(["b", "d", "nope"])).numpy().tolist() == [b"B2", b"D", b""]
     embeddings, known = index.embeddings_of(tf.constant(["d", "nope"]))

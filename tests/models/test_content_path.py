@@ -1,0 +1,71 @@
+"""The content candidate path: weighted text cosine per interaction bucket, in the served index and fitted on the
+validation slice."""
+import numpy as np
+import tensorflow as tf
+
+from avrec.config import ModelConfig
+from avrec.models.content_path import ContentPath, interaction_buckets
+from avrec.models.content_path_fit import fit_content_path
+from avrec.models.item_content import ItemContent
+from avrec.models.retrieval import TwoTowerModel
+from tests.support.towers import SIZES, catalog, features, key
+
+CATALOG = 40  # items SIZES.items .. CATALOG-1 are cold: never trained on
+
+
+def test_buckets_and_scores_are_the_weighted_cosine_with_the_history_mean():
+    assert interaction_buckets(np.array([0, 1, 5, 6])).tolist() == [0, 1, 1, 2]
+    text = np.array([[1.0, 0], [0, 2.0], [3.0, 3.0], [0, 0]])
+    path = ContentPath(text, np.array([0, 1, 2, 0]), weights=(2.0, 0.5), biases=(1.0, 0.0))
+    scores = path.scores(tf.constant([[0, 1], [3, -1]], tf.int64), tf.constant([[True, True], [True, False]]))
+    mean = np.array([1.0, 1.0]) / np.sqrt(2)
+    expected = [2.0 * mean[0] + 1.0, 0.5 * mean[1], 0.0, 1.0]  # item 3 has no text: its bias alone
+    np.testing.assert_allclose(scores.numpy(), [expected, [1.0, 0.0, 0.0, 1.0]], atol=1e-6)
+    path.upsert(tf.constant([4, 1], tf.int64), tf.constant([[0.0, 5.0], [1.0, 0.0]]), tf.constant(5, tf.int64))
+    assert path.buckets.numpy().tolist() == [0, 1, 2, 0, 0]  # the new row is cold, the known one keeps its bucket
+    np.testing.assert_allclose(path.text.numpy()[[1, 4]], [[1.0, 0.0], [0.0, 1.0]])
+
+
+def _trained():
+    """Warm item h is followed by h + 4 (mod 8); cold item c's text is that of warm item c % 8 with noise, so only
+    text tells which cold items follow a history."""
+    rng = np.random.default_rng(0)
+    text = np.eye(8)[np.arange(CATALOG) % 8] + 0.05 * rng.normal(size=(CATALOG, 8))
+    content = ItemContent(np.array([key(item).encode() for item in range(CATALOG)]),
+                          {"text": text, "image": np.zeros((CATALOG, 1)), "audio": np.zeros((CATALOG, 1))},
+                          np.array([[True, False, False]] * CATALOG))
+    config = ModelConfig(embedding_dim=8, history_length=2, learning_rate=0.02, user_min_examples=1)
+    tf.keras.utils.set_random_seed(0)
+    model = TwoTowerModel(SIZES, config, catalog(CATALOG), content=content)
+    histories = rng.integers(0, SIZES.items, 400)
+    batch = features([0] * 400, ((histories + 4) % SIZES.items).tolist(), [[h] for h in histories], config)
+    model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
+    model.fit(tf.data.Dataset.from_tensor_slices(batch).batch(40), epochs=10, verbose=0)
+    return model, config
+
+
+def test_fit_weights_cold_items_by_text_where_it_pays_and_keeps_the_warm_targets():
+    model, config = _trained()
+    warm = list(range(SIZES.items))
+    cold = list(range(SIZES.items, CATALOG))
+    examples = features([0] * (len(warm) + len(cold)), [(h + 4) % 8 for h in warm] + cold,
+                        [[h] for h in warm] + [[c % 8] for c in cold], config)
+    counts = np.array([50] * SIZES.items + [0] * len(cold))
+    batches = tf.data.Dataset.from_tensor_slices(examples).batch(16)
+    path, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(cold))
+    assert report["weights"]["cold"] > 0
+    assert report["with"]["cold"] > report["without"]["cold"]
+    assert report["with"]["many"] >= report["without"]["many"]
+    assert path.buckets.numpy().tolist() == interaction_buckets(counts).tolist()
+    scores = path.scores(tf.constant([[0]], tf.int64), tf.constant([[True]]))  # as the served index adds it
+    assert scores.dtype == tf.float32 and scores.shape == (1, CATALOG)
+    # Fewer cold targets than the fit asks for (there are not that many examples): the bucket is not fitted.
+    _, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(warm) + len(cold) + 1)
+    assert report["weights"]["cold"] == 0 and report["with"] == report["without"]
+
+
+def test_no_text_read_means_no_path():
+    model, _ = _trained()
+    model.candidate_tower.modality_keep.assign([False, False, False])
+    path, report = fit_content_path(model, None, np.zeros(CATALOG), 0.02)
+    assert path is None and "off" in report
