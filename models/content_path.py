@@ -6,11 +6,10 @@ places a bucket against the others (the towers' scores of unfamiliar items are o
 
 Why: the towers read a cold item through a content projection learned only from warm items; on short histories plain
 text similarity ranks such items better than that projection does. The weights are fitted on the validation slice
-(models.content_path_fit), so where the path does not pay they stay at zero.
+(models.content_path_fit), so where the path does not pay the model is served without it.
 
-Scores stay one pass over the index per query: the served index keeps each item's weighted unit text vector beside
-its embedding, and a query adds its history's mean unit text vector (TF Serving needs nothing else). A catalog
-refresh appends new items as cold ones.
+Served, the path keeps each index row's unit text vector and bucket: a query's history mean is one more product with
+the index (TF Serving needs nothing else). A catalog refresh appends new items as cold ones.
 """
 from __future__ import annotations
 
@@ -41,6 +40,11 @@ def history_text(text: tf.Tensor, rows: tf.Tensor, present: tf.Tensor) -> tf.Ten
     return unit_rows(tf.reduce_sum(tf.gather(text, tf.maximum(rows, 0)) * known, axis=1))
 
 
+def weighted(cosines: tf.Tensor, item_weights: tf.Tensor, item_biases: tf.Tensor) -> tf.Tensor:
+    """cosines [B, N] -> weight * cosine + bias, per item ([N] each)."""
+    return cosines * item_weights[tf.newaxis] + item_biases[tf.newaxis]
+
+
 class ContentPath(tf.Module):
     def __init__(self, text: np.ndarray, buckets: np.ndarray, weights=(0.0, 0.0), biases=(0.0, 0.0),
                  name: str | None = "content_path"):
@@ -53,11 +57,14 @@ class ContentPath(tf.Module):
         self.weights = tf.Variable(np.array([*weights, 0.0], np.float32), trainable=False, name="bucket_weights")
         self.biases = tf.Variable(np.array([*biases, 0.0], np.float32), trainable=False, name="bucket_biases")
 
+    def cosines(self, rows: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
+        """[B, N]: each item's text cosine with the history (index rows [B, L], -1 unknown)."""
+        return tf.matmul(history_text(self.text, rows, present), self.text, transpose_b=True)
+
     def scores(self, rows: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
-        """[B, N]: each item's weight * text cosine with the history + bias (index rows [B, L], -1 unknown)."""
-        weighted = self.text * tf.gather(self.weights, self.buckets)[:, tf.newaxis]
-        cosines = tf.matmul(history_text(self.text, rows, present), weighted, transpose_b=True)
-        return cosines + tf.gather(self.biases, self.buckets)[tf.newaxis]
+        """[B, N]: each item's weight * text cosine with the history + bias."""
+        return weighted(self.cosines(rows, present), tf.gather(self.weights, self.buckets),
+                        tf.gather(self.biases, self.buckets))
 
     def upsert(self, rows: tf.Tensor, text: tf.Tensor, size: tf.Tensor) -> None:
         """Sets the text of index rows; rows past the end are new items, appended as cold ones."""

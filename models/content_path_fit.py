@@ -1,14 +1,15 @@
 """Fitting the content path's weight and bias per bucket (models.content_path) on the validation slice, never the
 evaluation split.
 
-Each candidate re-ranks the slice's examples against the whole catalog, history excluded, as the evaluation ranks. A share of the trained items, chosen by a hash of their id, is read as cold
-throughout (bucket cold), as the evaluation's cold items are read: the OOV id, and each word of theirs that no other
+Each candidate re-ranks the slice's examples against the whole catalog, history excluded, as the evaluation ranks.
+A share of the trained items, chosen by a hash of their id, is read as cold throughout (bucket cold), as the
+evaluation's cold items are read: the OOV id, and each word of theirs that no other
 trained item has replaced by the OOV word (an unseen item's own words never reach the vocabulary), so that nothing
 learned from their interactions is left. A weight is then judged on cold targets competing with other cold items as
 well as with warm ones, and a weight that floods the top with cold items costs the warm targets what it would cost
 them in service. The cold bucket is fitted first, then the few bucket: in each, the (weight, bias) of a grid with
 the best mean of the cold and few targets' Recall@10 among those that keep the other targets' Recall@10 within
-`max_warm_drop` (relative) of no path at all; no gain keeps zeros. Both are multiples of the spread of the towers'
+`max_warm_drop` (relative) of no path at all; no gain means no path. Both are multiples of the spread of the towers'
 scores, so one grid fits any model. A bucket with fewer than MIN_BUCKET_TARGETS validation targets is not fitted:
 at a recall of a few percent, the standard error over fewer examples is as large as any gain a weight could show,
 and a weight fitted on that noise moves items into everyone's top ten.
@@ -26,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from avrec.models import preprocessing as P
-from avrec.models.content_path import BUCKETS, ContentPath, history_text, interaction_buckets
+from avrec.models.content_path import BUCKETS, ContentPath, interaction_buckets, weighted
 from avrec.models.index import excluded_mask
 from avrec.models.metrics import target_ranks
 
@@ -88,12 +89,12 @@ class _Slice:
         hits = np.zeros((len(candidates), len(BUCKETS)))
         for queries, rows, present, targets, target_buckets, known in self.batches:
             towers = tf.matmul(queries, self.table, transpose_b=True)
-            cosines = tf.matmul(history_text(self.path.text, rows, present), self.path.text, transpose_b=True)
+            cosines = self.path.cosines(rows, present)
             excluded = excluded_mask(rows, self.model.catalog.size)
             for number, (weights, biases) in enumerate(candidates):
                 item_weights = tf.gather(tf.constant(weights * self.spread, tf.float32), self.read_buckets)
                 item_biases = tf.gather(tf.constant(biases * self.spread, tf.float32), self.read_buckets)
-                scores = towers + cosines * item_weights[tf.newaxis] + item_biases[tf.newaxis]
+                scores = towers + weighted(cosines, item_weights, item_biases)
                 ranks = target_ranks(scores, targets, excluded).numpy()
                 hits[number] += np.bincount(target_buckets[known & (ranks < TOP)], minlength=len(BUCKETS))
         return hits / np.maximum(self.totals, 1)
@@ -123,7 +124,8 @@ def _fit(slice_: _Slice, max_warm_drop: float,
 
 def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_warm_drop: float,
                      min_targets: int = MIN_BUCKET_TARGETS) -> tuple[ContentPath | None, dict]:
-    """(the fitted path in catalog order, or None where the model reads no text; a report for history.json)."""
+    """(the fitted path in catalog order, or None where the model reads no text or no bucket gains: the served score
+    then skips it; a report for history.json)."""
     text = _text(model)
     if text is None:
         return None, {"off": "the model reads no pretrained text"}
@@ -145,6 +147,8 @@ def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_w
               "simulated_cold_items": int(simulated.sum()), "min_bucket_targets": min_targets,
               "without": per_bucket(without),
               "with": per_bucket(with_path)}
+    if not (weights.any() or biases.any()):
+        return None, report
     return ContentPath(text.numpy(), buckets, (weights * slice_.spread)[:2], (biases * slice_.spread)[:2]), report
 
 

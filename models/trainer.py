@@ -100,16 +100,16 @@ def run_fn(fn_args) -> None:
     epochs = fit(model, data, config, fn_args.model_run_dir)
     history = {"epochs": epochs, "config": config.to_dict()}
     held_out = data.validation(config)
+    content_path = None
     if data.content is not None and held_out is not None:
         history["modalities"] = selected = select_modalities(model, held_out)
         progress.info("validation Recall@10 warm / cold-read with every modality %.4f / %.4f%s",
                       selected["all"]["warm"], selected["all"]["cold"],
                       f"; switched off (no gain): {', '.join(selected['off'])}" if selected["off"] else "")
-    content_path = None
-    if data.content is not None and held_out is not None and config.content_path:
-        content_path, history["content_path"] = fit_content_path(model, held_out, data.counts,
-                                                                 config.content_path_max_warm_drop)
-        progress.info("content path: %s", describe(history["content_path"]))
+        if config.content_path:
+            content_path, history["content_path"] = fit_content_path(model, held_out, data.counts,
+                                                                     config.content_path_max_warm_drop)
+            progress.info("content path: %s", describe(history["content_path"]))
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as handle:
         json.dump(history, handle, indent=2)
 
