@@ -1,14 +1,20 @@
 """The content candidate path: an item trained on few times or never is also scored by how close its pretrained text
-is to the history's (cosine with the mean of the history items' unit text vectors, as the content-only baseline
-ranks): the towers' score plus weight * cosine + bias, with a weight and a bias per interaction bucket: cold (never
-in training) and few (1 to FEW_INTERACTIONS times). Items trained on more often are the towers' alone. The bias
-places a bucket against the others (the towers' scores of unfamiliar items are off in level, not only in order).
+is to the history's: the towers' score plus weight * affinity + bias, with a weight and a bias per interaction bucket:
+cold (never in training) and few (1 to FEW_INTERACTIONS times). Items trained on more often are the towers' alone.
+
+The affinity is the cosine between an item's unit text vector and the history's (a recency-weighted mean of the
+history items' unit text vectors, half-life in history items; 0 weighs all alike, as the content-only baseline
+does), standardized over the catalog for that query: how many standard deviations the item stands above the catalog's
+typical cosine with this history. A raw cosine's level and spread differ from one history to the next (a narrow
+history is close to everything of its genre), so no one bias would place cold items against warm ones for every user;
+in standard deviations a bias is a threshold that means the same for each. The bias places a bucket against the
+others (the towers' scores of unfamiliar items are off in level, not only in order).
 
 Why: the towers read a cold item through a content projection learned only from warm items; on short histories plain
-text similarity ranks such items better than that projection does. The weights are fitted on the validation slice
-(models.content_path_fit), so where the path does not pay the model is served without it.
+text similarity ranks such items better than that projection does. The half-life, weights and biases are fitted on the
+validation slice (models.content_path_fit), so where the path does not pay the model is served without it.
 
-Served, the path keeps each index row's unit text vector and bucket: a query's history mean is one more product with
+Served, the path keeps each index row's unit text vector and bucket: a query's history text is one more product with
 the index (TF Serving needs nothing else). A catalog refresh appends new items as cold ones.
 """
 from __future__ import annotations
@@ -34,36 +40,50 @@ def unit_rows(vectors: tf.Tensor) -> tf.Tensor:
     return tf.math.divide_no_nan(vectors, tf.norm(vectors, axis=-1, keepdims=True))
 
 
-def history_text(text: tf.Tensor, rows: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
-    """Unit mean of the unit text vectors [N, T] of history rows [B, L] (-1 or absent: left out) -> [B, T]."""
-    known = tf.cast(present & (rows >= 0), text.dtype)[:, :, tf.newaxis]
-    return unit_rows(tf.reduce_sum(tf.gather(text, tf.maximum(rows, 0)) * known, axis=1))
+def history_text(text: tf.Tensor, rows: tf.Tensor, present: tf.Tensor, half_life: tf.Tensor | float) -> tf.Tensor:
+    """Unit recency-weighted mean of the unit text vectors [N, T] of history rows [B, L] (most recent last; -1 or
+    absent: left out) -> [B, T]. An item k known items before the latest weighs 0.5 ** (k / half_life); a half-life
+    of 0 weighs all alike."""
+    known = tf.cast(present & (rows >= 0), text.dtype)
+    before_latest = tf.math.cumsum(known, axis=1, reverse=True) - 1.0
+    half_life = tf.cast(half_life, text.dtype)
+    decay = tf.where(half_life > 0, tf.pow(0.5, before_latest / tf.maximum(half_life, 1e-6)), 1.0)
+    return unit_rows(tf.reduce_sum(tf.gather(text, tf.maximum(rows, 0)) * (known * decay)[:, :, tf.newaxis], axis=1))
 
 
-def weighted(cosines: tf.Tensor, item_weights: tf.Tensor, item_biases: tf.Tensor) -> tf.Tensor:
-    """cosines [B, N] -> weight * cosine + bias, per item ([N] each)."""
-    return cosines * item_weights[tf.newaxis] + item_biases[tf.newaxis]
+def affinities(text: tf.Tensor, rows: tf.Tensor, present: tf.Tensor, half_life: tf.Tensor | float) -> tf.Tensor:
+    """[B, N]: each item's text cosine with the history, in standard deviations above the catalog's mean cosine with
+    that history (all zero for a history without text)."""
+    cosines = tf.matmul(history_text(text, rows, present, half_life), text, transpose_b=True)
+    mean, variance = tf.nn.moments(cosines, axes=[1], keepdims=True)
+    return tf.math.divide_no_nan(cosines - mean, tf.sqrt(variance))
+
+
+def weighted(affinity: tf.Tensor, item_weights: tf.Tensor, item_biases: tf.Tensor) -> tf.Tensor:
+    """affinities [B, N] -> weight * affinity + bias, per item ([N] each)."""
+    return affinity * item_weights[tf.newaxis] + item_biases[tf.newaxis]
 
 
 class ContentPath(tf.Module):
     def __init__(self, text: np.ndarray, buckets: np.ndarray, weights=(0.0, 0.0), biases=(0.0, 0.0),
-                 name: str | None = "content_path"):
+                 half_life: float = 0.0, name: str | None = "content_path"):
         """text: [N, T] pretrained text vectors in index order (zero rows where absent); buckets: [N] as
-        interaction_buckets; weights, biases: the cold and few buckets'."""
+        interaction_buckets; weights, biases: the cold and few buckets'; half_life: the history's (history_text)."""
         super().__init__(name=name)
         self.text = tf.Variable(unit_rows(tf.constant(text, tf.float32)), shape=[None, text.shape[1]],
                                 trainable=False, name="unit_text")
         self.buckets = tf.Variable(tf.constant(buckets, tf.int32), shape=[None], trainable=False, name="buckets")
         self.weights = tf.Variable(np.array([*weights, 0.0], np.float32), trainable=False, name="bucket_weights")
         self.biases = tf.Variable(np.array([*biases, 0.0], np.float32), trainable=False, name="bucket_biases")
+        self.half_life = tf.Variable(float(half_life), trainable=False, name="half_life")
 
-    def cosines(self, rows: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
-        """[B, N]: each item's text cosine with the history (index rows [B, L], -1 unknown)."""
-        return tf.matmul(history_text(self.text, rows, present), self.text, transpose_b=True)
+    def affinities(self, rows: tf.Tensor, present: tf.Tensor, half_life: tf.Tensor | float | None = None) -> tf.Tensor:
+        """[B, N]: each item's affinity with the history (index rows [B, L], most recent last, -1 unknown)."""
+        return affinities(self.text, rows, present, self.half_life if half_life is None else half_life)
 
     def scores(self, rows: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
-        """[B, N]: each item's weight * text cosine with the history + bias."""
-        return weighted(self.cosines(rows, present), tf.gather(self.weights, self.buckets),
+        """[B, N]: each item's weight * affinity with the history + bias."""
+        return weighted(self.affinities(rows, present), tf.gather(self.weights, self.buckets),
                         tf.gather(self.biases, self.buckets))
 
     def upsert(self, rows: tf.Tensor, text: tf.Tensor, size: tf.Tensor) -> None:

@@ -1,11 +1,11 @@
-"""The content candidate path: weighted text cosine per interaction bucket, in the served index and fitted on the
+"""The content candidate path: weighted text affinity per interaction bucket, in the served index and fitted on the
 validation slice."""
 import numpy as np
 import tensorflow as tf
 
 from avrec.config import ModelConfig
 from avrec.models.content_path import ContentPath, interaction_buckets
-from avrec.models.content_path_fit import fit_content_path
+from avrec.models.content_path_fit import HALF_LIVES, fit_content_path
 from avrec.models.item_content import ItemContent
 from avrec.models.retrieval import TwoTowerModel
 from tests.support.towers import SIZES, catalog, features, key
@@ -13,14 +13,24 @@ from tests.support.towers import SIZES, catalog, features, key
 CATALOG = 40  # items SIZES.items .. CATALOG-1 are cold: never trained on
 
 
-def test_buckets_and_scores_are_the_weighted_cosine_with_the_history_mean():
+def _unit(rows):
+    rows = np.asarray(rows, float)
+    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+
+
+def test_scores_are_the_weighted_standardized_cosine_with_the_recency_weighted_history():
     assert interaction_buckets(np.array([0, 1, 5, 6])).tolist() == [0, 1, 1, 2]
-    text = np.array([[1.0, 0], [0, 2.0], [3.0, 3.0], [0, 0]])
-    path = ContentPath(text, np.array([0, 1, 2, 0]), weights=(2.0, 0.5), biases=(1.0, 0.0))
-    scores = path.scores(tf.constant([[0, 1], [3, -1]], tf.int64), tf.constant([[True, True], [True, False]]))
-    mean = np.array([1.0, 1.0]) / np.sqrt(2)
-    expected = [2.0 * mean[0] + 1.0, 0.5 * mean[1], 0.0, 1.0]  # item 3 has no text: its bias alone
-    np.testing.assert_allclose(scores.numpy(), [expected, [1.0, 0.0, 0.0, 1.0]], atol=1e-6)
+    text = np.array([[1.0, 0], [0, 2.0], [3.0, 1.0], [0, 0]])
+    rows, present = tf.constant([[0, 1], [3, -1]], tf.int64), tf.constant([[True, True], [True, False]])
+    for half_life, history_weights in ((0.0, [1.0, 1.0]), (1.0, [0.5, 1.0])):  # item 1 is the latest
+        path = ContentPath(text, np.array([0, 1, 2, 0]), weights=(2.0, 0.5), biases=(1.0, 0.0), half_life=half_life)
+        scores = path.scores(rows, present).numpy()
+        cosines = _unit(history_weights @ _unit(text[:2])) @ _unit(text).T
+        affinity = (cosines - cosines.mean()) / cosines.std()
+        expected = affinity * [2.0, 0.5, 0.0, 2.0] + [1.0, 0.0, 0.0, 1.0]  # item 3 has no text: its cosine is 0
+        np.testing.assert_allclose(scores[0], expected, atol=1e-5)
+        np.testing.assert_allclose(scores[1], [1.0, 0.0, 0.0, 1.0], atol=1e-6)  # no history text: biases alone
     path.upsert(tf.constant([4, 1], tf.int64), tf.constant([[0.0, 5.0], [1.0, 0.0]]), tf.constant(5, tf.int64))
     assert path.buckets.numpy().tolist() == [0, 1, 2, 0, 0]  # the new row is cold, the known one keeps its bucket
     np.testing.assert_allclose(path.text.numpy()[[1, 4]], [[1.0, 0.0], [0.0, 1.0]])
@@ -53,7 +63,7 @@ def test_fit_weights_cold_items_by_text_where_it_pays_and_keeps_the_warm_targets
     counts = np.array([50] * SIZES.items + [0] * len(cold))
     batches = tf.data.Dataset.from_tensor_slices(examples).batch(16)
     path, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(cold))
-    assert report["weights"]["cold"] > 0
+    assert report["weights"]["cold"] > 0 and report["half_life"] in HALF_LIVES
     assert report["with"]["cold"] > report["without"]["cold"]
     assert report["with"]["many"] >= report["without"]["many"]
     assert path.buckets.numpy().tolist() == interaction_buckets(counts).tolist()
