@@ -35,11 +35,6 @@ def interaction_buckets(counts: np.ndarray) -> np.ndarray:
     return np.where(counts == 0, 0, np.where(counts <= FEW_INTERACTIONS, 1, 2)).astype(np.int32)
 
 
-def unit_rows(vectors: tf.Tensor) -> tf.Tensor:
-    """Rows scaled to length 1 (a zero row, an item without text, stays zero)."""
-    return tf.math.divide_no_nan(vectors, tf.norm(vectors, axis=-1, keepdims=True))
-
-
 def history_text(text: tf.Tensor, rows: tf.Tensor, present: tf.Tensor, half_life: tf.Tensor | float) -> tf.Tensor:
     """Unit recency-weighted mean of the unit text vectors [N, T] of history rows [B, L] (most recent last; -1 or
     absent: left out) -> [B, T]. An item k known items before the latest weighs 0.5 ** (k / half_life); a half-life
@@ -48,7 +43,8 @@ def history_text(text: tf.Tensor, rows: tf.Tensor, present: tf.Tensor, half_life
     before_latest = tf.math.cumsum(known, axis=1, reverse=True) - 1.0
     half_life = tf.cast(half_life, text.dtype)
     decay = tf.where(half_life > 0, tf.pow(0.5, before_latest / tf.maximum(half_life, 1e-6)), 1.0)
-    return unit_rows(tf.reduce_sum(tf.gather(text, tf.maximum(rows, 0)) * (known * decay)[:, :, tf.newaxis], axis=1))
+    weighted_sum = tf.reduce_sum(tf.gather(text, tf.maximum(rows, 0)) * (known * decay)[:, :, tf.newaxis], axis=1)
+    return tf.math.l2_normalize(weighted_sum, axis=-1)  # a zero row (no text) stays zero
 
 
 def affinities(text: tf.Tensor, rows: tf.Tensor, present: tf.Tensor, half_life: tf.Tensor | float) -> tf.Tensor:
@@ -70,8 +66,8 @@ class ContentPath(tf.Module):
         """text: [N, T] pretrained text vectors in index order (zero rows where absent); buckets: [N] as
         interaction_buckets; weights, biases: the cold and few buckets'; half_life: the history's (history_text)."""
         super().__init__(name=name)
-        self.text = tf.Variable(unit_rows(tf.constant(text, tf.float32)), shape=[None, text.shape[1]],
-                                trainable=False, name="unit_text")
+        self.text = tf.Variable(tf.math.l2_normalize(tf.constant(text, tf.float32), axis=-1),
+                                shape=[None, text.shape[1]], trainable=False, name="unit_text")
         self.buckets = tf.Variable(tf.constant(buckets, tf.int32), shape=[None], trainable=False, name="buckets")
         self.weights = tf.Variable(np.array([*weights, 0.0], np.float32), trainable=False, name="bucket_weights")
         self.biases = tf.Variable(np.array([*biases, 0.0], np.float32), trainable=False, name="bucket_biases")
@@ -90,4 +86,4 @@ class ContentPath(tf.Module):
         """Sets the text of index rows; rows past the end are new items, appended as cold ones."""
         for table in (self.text, self.buckets):
             grow(table, size)  # zero padding: bucket 0 is cold
-        self.text.scatter_nd_update(tf.expand_dims(rows, 1), unit_rows(tf.cast(text, tf.float32)))
+        self.text.scatter_nd_update(tf.expand_dims(rows, 1), tf.math.l2_normalize(tf.cast(text, tf.float32), axis=-1))

@@ -70,27 +70,35 @@ class Recommender(tf.Module):
     def _embed_items(self, raw_content) -> tf.Tensor:
         return self.candidate_tower(self._transform(raw_content), training=False)
 
-    def _scores(self, user_id, history, table=None, unknown=None, text=True):
-        """[B, N] scores of every indexed item. history [B, T], oldest first, "" where absent: its most recent items
-        are read through the index, so an item added by a catalog refresh is read with its own vector; an id the
-        index lacks reads as unknown. table, unknown: other item vectors in index order (an ablation; rows past them
-        read as unknown); text: False leaves the content path out (the text ablation)."""
+    def _history_rows(self, history):
+        """history [B, T], oldest first, "" where absent -> (index rows [B, W] of its most recent items, -1 where the
+        index lacks one; present [B, W]). Read through the index, an item added by a catalog refresh is read with
+        its own vector."""
+        keys = recent(history, self.history_length, P.HISTORY_PAD)
+        return self.index.rows.lookup(keys), keys != P.HISTORY_PAD
+
+    def _content_scores(self, history):
+        """[B, N] the content path's score of every indexed item (models.content_path), or None without a path."""
+        return None if self.content_path is None else self.content_path.scores(*self._history_rows(history))
+
+    def _scores(self, user_id, history, table=None, unknown=None, content=None):
+        """[B, N] scores of every indexed item; an id the index lacks reads as unknown. table, unknown: other item
+        vectors in index order (an ablation; rows past them read as unknown); content: _content_scores of the same
+        history, added (None: the towers alone)."""
         ablated = table is not None
         table = table if ablated else self.index.embeddings
         unknown = self.unknown if unknown is None else unknown
-        keys = recent(history, self.history_length, P.HISTORY_PAD)
-        present = keys != P.HISTORY_PAD
-        rows = self.index.rows.lookup(keys)
+        rows, present = self._history_rows(history)
         rows = tf.where(rows < tf.shape(table, out_type=rows.dtype)[0], rows, -1)
         vectors = history_vectors(table, rows, present, unknown)
         queries = self.query_tower(self._transform({F.USER_ID: user_id}), vectors, present, training=False)
         scores = tf.matmul(queries, table, transpose_b=True) if ablated else self.index.scores(queries)
-        if self.content_path is not None and text:
-            scores += self.content_path.scores(rows, present)[:, :tf.shape(scores)[1]]
+        if content is not None:
+            scores += content[:, :tf.shape(scores)[1]]
         return scores
 
-    def _ranks(self, user_id, history, targets, table=None, unknown=None, text=True):
-        scores = self._scores(user_id, history, table, unknown, text)
+    def _ranks(self, user_id, history, targets, table=None, unknown=None, content=None):
+        scores = self._scores(user_id, history, table, unknown, content)
         excluded = self.index.excluded(history)[:, :tf.shape(scores)[1]]
         return target_ranks(scores, tf.where(targets < tf.shape(scores, out_type=targets.dtype)[1], targets, -1),
                             excluded)
@@ -103,11 +111,13 @@ class Recommender(tf.Module):
     # ---- signatures ------------------------------------------------------------------------------------------------
     @tf.function(input_signature=[STRING, STRING_MATRIX])
     def serve(self, user_id, history):
-        return self.index.top_k(self._scores(user_id, history), history, self.top_k)
+        return self.index.top_k(self._scores(user_id, history, content=self._content_scores(history)), history,
+                                self.top_k)
 
     @tf.function(input_signature=[STRING, STRING_MATRIX, STRING_MATRIX])
     def recommend(self, user_id, history, exclude):
-        return self.index.top_k(self._scores(user_id, history), tf.concat([history, exclude], axis=1), self.top_k)
+        return self.index.top_k(self._scores(user_id, history, content=self._content_scores(history)),
+                                tf.concat([history, exclude], axis=1), self.top_k)
 
     @tf.function(input_signature=[STRING])
     def similar_items(self, item_id):
@@ -134,11 +144,13 @@ class Recommender(tf.Module):
                           history, P.HISTORY_PAD)
         users = tf.reshape(raw[F.USER_ID], [-1])
         targets = self.index.rows.lookup(tf.reshape(raw[F.ITEM_ID], [-1]))
+        content = self._content_scores(history)  # once, for the next item and every ablation but text's
         ablations = {contract.ablation_rank(modality): self._ranks(users, history, targets, *tables,
-                                                                   text=modality != "text")
+                                                                   None if modality == "text" else content)
                      for modality, tables in self.ablated.items()}
-        return {contract.RANK: self._ranks(users, history, targets),
-                contract.FUTURE_RANK: self._ranks(users, before, targets), **ablations}
+        return {contract.RANK: self._ranks(users, history, targets, content=content),
+                contract.FUTURE_RANK: self._ranks(users, before, targets, content=self._content_scores(before)),
+                **ablations}
 
     @tf.function(input_signature=[STRING, STRING, STRING_MATRIX, STRING, tf.TensorSpec([None, None], tf.float32)])
     def upsert_items(self, item_id, title, genres, text, text_embedding):
