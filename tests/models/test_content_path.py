@@ -5,7 +5,8 @@ import tensorflow as tf
 
 from avrec.config import ModelConfig
 from avrec.models.content_path import ContentPath, interaction_buckets
-from avrec.models.content_path_fit import HALF_LIVES, fit_content_path
+from avrec.models.content_path_fit import HALF_LIVES, cold_read, fit_content_path
+from avrec.models import preprocessing as P
 from avrec.models.item_content import ItemContent
 from avrec.models.retrieval import TwoTowerModel
 from tests.support.towers import SIZES, catalog, features, key
@@ -65,13 +66,31 @@ def test_fit_weights_cold_items_by_text_where_it_pays_and_keeps_the_warm_targets
     path, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(cold))
     assert report["weights"]["cold"] > 0 and report["half_life"] in HALF_LIVES
     assert report["with"]["cold"] > report["without"]["cold"]
-    assert report["with"]["many"] >= report["without"]["many"]
+    for top in ("", "_recall@50"):  # the warm targets' bound holds at both cut-offs
+        assert report["with" + top]["many"] >= report["without" + top]["many"]
     assert path.buckets.numpy().tolist() == interaction_buckets(counts).tolist()
     scores = path.scores(tf.constant([[0]], tf.int64), tf.constant([[True]]))  # as the served index adds it
     assert scores.dtype == tf.float32 and scores.shape == (1, CATALOG)
     # Fewer cold targets than the fit asks for (there are not that many examples): the bucket is not fitted.
     _, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(warm) + len(cold) + 1)
     assert report["weights"]["cold"] == 0 and report["with"] == report["without"]
+
+
+def test_simulated_cold_items_read_none_of_their_own_words():
+    """As an unseen item's: a word no other trained item has reads as the OOV word, a shared word as itself."""
+    model, _ = _trained()
+    counts = np.array([50] * SIZES.items + [0] * (CATALOG - SIZES.items))
+    simulated = np.arange(CATALOG) == 7  # item 7's words: 7 (item 4 has it too) and 10 (its own)
+    tokens = model.catalog.features[P.TOKEN_INDICES].numpy()
+
+    def read(words):
+        tokens[7] = words
+        model.catalog.features[P.TOKEN_INDICES] = tf.constant(tokens)
+        return cold_read(model, simulated, counts).numpy()
+
+    own = read([7, 10])
+    np.testing.assert_allclose(read([7, 15]), own, atol=1e-6)  # another word of its own: the same read
+    assert not np.allclose(read([4, 10]), own, atol=1e-4)  # another shared word: another read
 
 
 def test_no_text_read_means_no_path():
