@@ -57,11 +57,12 @@ TOPS = (10, 50)  # the cut-offs the fit scores and bounds: Recall@10 and Recall@
 MIN_BUCKET_TARGETS = 100
 
 
-def simulated_cold(item_keys: tf.Tensor, buckets: np.ndarray, fold: int) -> np.ndarray:
-    """[N] bool: the trained items a fold reads as cold (a stable choice by a hash of the id)."""
+def cold_folds(item_keys: tf.Tensor, buckets: np.ndarray) -> np.ndarray:
+    """[N]: the fold that reads each item as cold, -1 for none (untrained items, and those past the folds), a stable
+    choice by a hash of the id."""
     hashed = tf.strings.to_hash_bucket_fast(item_keys, HASH_BUCKETS).numpy()
-    share = SIMULATED_COLD_SHARE * HASH_BUCKETS
-    return (hashed >= fold * share) & (hashed < (fold + 1) * share) & (buckets > 0)
+    folds = (hashed // (SIMULATED_COLD_SHARE * HASH_BUCKETS)).astype(np.int64)
+    return np.where((folds < COLD_FOLDS) & (buckets > 0), folds, -1)
 
 
 def cold_read(model, simulated: np.ndarray, counts: np.ndarray) -> tf.Tensor:
@@ -113,15 +114,16 @@ class _Slice:
         """[candidates, TOPS, buckets] Recall@K over all folds of each (weights [3], biases [3]) in units of the
         spread."""
         hits = np.zeros((len(candidates), len(TOPS), len(BUCKETS)))
+        per_item = [[(tf.gather(tf.constant(weights * self.spread, tf.float32), read_buckets),
+                      tf.gather(tf.constant(biases * self.spread, tf.float32), read_buckets))
+                     for weights, biases in candidates] for _, read_buckets in self.folds]
         for queries, rows, present, targets, known in self.batches:
             affinity = self.path.affinities(rows, present, half_life)
             excluded = excluded_mask(rows, self.model.catalog.size)
-            for fold_queries, (table, read_buckets) in zip(queries, self.folds):
+            for fold_queries, (table, read_buckets), fold_items in zip(queries, self.folds, per_item):
                 towers = tf.matmul(fold_queries, table, transpose_b=True)
                 target_buckets = read_buckets[np.maximum(targets.numpy(), 0)]
-                for number, (weights, biases) in enumerate(candidates):
-                    item_weights = tf.gather(tf.constant(weights * self.spread, tf.float32), read_buckets)
-                    item_biases = tf.gather(tf.constant(biases * self.spread, tf.float32), read_buckets)
+                for number, (item_weights, item_biases) in enumerate(fold_items):
                     ranks = target_ranks(towers + weighted(affinity, item_weights, item_biases), targets,
                                          excluded).numpy()
                     for cut, top in enumerate(TOPS):
@@ -179,10 +181,10 @@ def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_w
     started = time.monotonic()
     buckets = interaction_buckets(counts)
     table, unknown = model.item_table(training=False)
-    folds, simulated_items = [], 0
+    fold_of_item = cold_folds(model.catalog.features[P.ITEM_KEY], buckets)
+    folds = []
     for fold in range(COLD_FOLDS):
-        simulated = simulated_cold(model.catalog.features[P.ITEM_KEY], buckets, fold)
-        simulated_items += int(simulated.sum())
+        simulated = fold_of_item == fold
         read = table
         if simulated.any():
             read = tf.tensor_scatter_nd_update(table, np.flatnonzero(simulated)[:, np.newaxis],
@@ -197,7 +199,7 @@ def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_w
     report = {"weights": per_bucket(weights, slice_.spread), "biases": per_bucket(biases, slice_.spread),
               "half_life": half_life, "spread": round(slice_.spread, 4),
               "validation_examples": per_bucket(slice_.distinct), "cold_folds": COLD_FOLDS,
-              "simulated_cold_items": simulated_items, "min_bucket_targets": min_targets,
+              "simulated_cold_items": int((fold_of_item >= 0).sum()), "min_bucket_targets": min_targets,
               "without": per_bucket(without[0]), "with": per_bucket(with_path[0]),
               "without_recall@50": per_bucket(without[1]), "with_recall@50": per_bucket(with_path[1]),
               "seconds": round(time.monotonic() - started, 1)}
