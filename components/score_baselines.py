@@ -72,9 +72,19 @@ def _train_batches(patterns: list[str]):
         yield batch[F.USER_ID].numpy(), batch[F.ITEM_ID].numpy(), batch[F.TIMESTAMP].numpy()
 
 
+def id_order(index: dict[bytes, int]) -> np.ndarray:
+    """[N + 1]: each catalog position's rank by item id (the last entry, for position -1, ranks first). A user's
+    items of one timestamp are ordered by id, as TimeSplit orders them (avrec.data.split): a sequential baseline that
+    learned another order for them would be scored on histories and targets in the pipeline's."""
+    ranks = np.zeros(len(index) + 1, np.int64)
+    ranks[[index[item] for item in sorted(index)]] = np.arange(1, len(index) + 1)
+    return ranks
+
+
 def training_summary(patterns: list[str], index: dict[bytes, int], max_users: int, first_day: int,
                      num_days: int) -> dict:
-    """Streams the training examples twice: item counts, daily counts and the sampled users' ordered items."""
+    """Streams the training examples twice: item counts, daily counts and the sampled users' items, ordered as the
+    pipeline orders them (by time, then id)."""
     users = set()
     for batch_users, _, _ in _train_batches(patterns):
         users.update(batch_users.tolist())
@@ -91,7 +101,7 @@ def training_summary(patterns: list[str], index: dict[bytes, int], max_users: in
         for part, values in zip(kept, (rows[keep], items[keep], timestamps[keep])):
             part.append(values)
     rows, items, timestamps = (np.concatenate(part) if part else np.zeros(0, np.int64) for part in kept)
-    order = np.lexsort((items, timestamps, rows))
+    order = np.lexsort((id_order(index)[items], timestamps, rows))
     rows, items = rows[order], items[order]
     sequences = [items[start:end] for start, end in zip(*_runs(rows))]
     return {"counts": counts, "days": days, "knn": TrainingInteractions(rows, items, len(index)),
