@@ -59,3 +59,14 @@ def test_tune_and_pretrain_flags_reach_the_run_config():
     assert config_from_args(build_parser().parse_args(["run", "--pretrain", "5"])).model.pretrain_epochs == 5
     with pytest.raises(ConfigError, match="trials"):
         config_from_args(build_parser().parse_args(["run", "--tune", "--tune-trials", "-1"]))
+
+
+def test_the_content_paths_warm_bound_is_a_run_option():
+    from avrec.cli.run import config_from_args
+
+    assert config_from_args(build_parser().parse_args(["run"])).model.content_path_max_warm_drop == default(
+        ModelConfig, "content_path_max_warm_drop")
+    assert config_from_args(build_parser().parse_args(
+        ["run", "--max-warm-drop", "0.05"])).model.content_path_max_warm_drop == 0.05
+    with pytest.raises(ConfigError, match="content_path_max_warm_drop"):
+        config_from_args(build_parser().parse_args(["run", "--max-warm-drop", "1.5"]))

@@ -91,11 +91,11 @@ def _recall_at_10(network: SasRecNetwork, inputs: np.ndarray, targets: np.ndarra
 
 
 def fitted_to(config: SasRecConfig, sequences: list[np.ndarray]) -> SasRecConfig:
-    """Short histories get a shorter window and proportionally larger batches: the same number of positions per
-    step, without paying for padding."""
+    """Short histories get a shorter window, without paying for padding; the batch keeps its sequences. (Batches
+    grown to keep the positions per step cut the updates per epoch fivefold on a short-history set and weakened the
+    reference: test Recall@10 0.0619 against 0.0770.)"""
     lengths = [len(s) for s in sequences] or [config.max_length]
-    length = int(min(config.max_length, max(2, np.percentile(lengths, 95))))
-    return dataclasses.replace(config, max_length=length, batch_size=config.batch_size * config.max_length // length)
+    return dataclasses.replace(config, max_length=int(min(config.max_length, max(2, np.percentile(lengths, 95)))))
 
 
 class SasRec:

@@ -91,7 +91,7 @@ def test_sasrec_learns_the_order_of_items(seed):
 def test_sasrec_fits_its_window_to_short_histories():
     config = SasRecConfig(max_length=50, batch_size=64)
     short = fitted_to(config, [np.arange(n) for n in [5, 6, 7, 8, 9, 10] * 20])
-    assert short.max_length == 10 and short.batch_size == 320  # the same positions per step
+    assert short.max_length == 10 and short.batch_size == 64  # as many sequences (updates) per epoch
     assert fitted_to(config, [np.arange(200)] * 3) == config
 
 
