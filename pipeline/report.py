@@ -14,7 +14,7 @@ COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 PART_TITLES = {"warm": "Warm items", "few": "Items trained on few times", "cold": "Cold items"}
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+def ticks(low: float, high: float, count: int = 5) -> list[float]:
     step = (high - low) / count if high > low else 1.0
     magnitude = 10 ** math.floor(math.log10(step))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= step)
@@ -26,8 +26,8 @@ def line_chart(series: dict[str, list[tuple[float, float]]], title: str, x_label
     points = [point for values in series.values() for point in values if math.isfinite(point[1])]
     if not points:
         return ""
-    x_ticks = _ticks(min(x for x, _ in points), max(x for x, _ in points))
-    y_ticks = _ticks(min(0.0, min(y for _, y in points)), max(y for _, y in points) or 1.0)
+    x_ticks = ticks(min(x for x, _ in points), max(x for x, _ in points))
+    y_ticks = ticks(min(0.0, min(y for _, y in points)), max(y for _, y in points) or 1.0)
     x0, x1, y0, y1 = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
 
     def at(x, y):

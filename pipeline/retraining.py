@@ -12,6 +12,7 @@ from pathlib import Path
 from avrec.config import RunConfig
 from avrec.data.spans import span_numbers
 from avrec.errors import AvrecError, DataError
+from avrec.models.validation import MONITOR
 from avrec.pipeline.job import execute
 
 RUNS_FILE = "runs.json"
@@ -30,6 +31,17 @@ def _append_run(output: Path, run: dict) -> None:
     staging.replace(output / RUNS_FILE)
 
 
+def training_record(document: dict) -> dict:
+    """What runs.json keeps of a run's training, so warm start and from scratch compare in epochs: the epochs trained
+    (early stopping may end before the configured maximum), the one whose weights were kept (the best validation
+    Recall@10, as EarlyStopping restores it) and the validation Recall@10 after each."""
+    epochs = [epoch for epoch in document["training"]["epochs"] if epoch["phase"] == "train"]
+    recalls = [epoch.get(MONITOR) for epoch in epochs]
+    scored = [(recall, epoch["epoch"]) for recall, epoch in zip(recalls, epochs) if recall is not None]
+    best = max(scored, key=lambda pair: pair[0])[1] if scored else (epochs[-1]["epoch"] if epochs else None)
+    return {"epochs": len(epochs), "best_epoch": best, MONITOR: recalls}
+
+
 def retrain(config: RunConfig, stream=sys.stdout) -> dict | None:
     """Runs the pipeline on the newest span not yet trained on and records the run; None when there is nothing new.
     A run that fails (bad rows, a schema anomaly) is recorded with its error and re-raised; serving is untouched."""
@@ -45,7 +57,7 @@ def retrain(config: RunConfig, stream=sys.stdout) -> dict | None:
         return None
     warm_start = config.model.warm_start and any(run["blessed"] for run in runs)
     started = time.monotonic()
-    run = {"span": newest, "window": [], "warm_start": warm_start, "epochs": config.model.epochs, "metrics": None,
+    run = {"span": newest, "window": [], "warm_start": warm_start, "epochs": None, "metrics": None,
            "blessed": False, "pushed": None, "seconds": None}
     try:
         document = execute(config, stream)
@@ -53,6 +65,7 @@ def retrain(config: RunConfig, stream=sys.stdout) -> dict | None:
         _append_run(output, {**run, "seconds": round(time.monotonic() - started, 1), "error": str(error)})
         raise
     run.update(window=document["window"], metrics=document["model"], blessed=document["blessed"],
+               **training_record(document),
                pushed=document["pushed_model"] if document["blessed"] else None,
                seconds=round(time.monotonic() - started, 1))
     _append_run(output, run)

@@ -67,6 +67,7 @@ def test_retraining_span_after_span(periods, tmp_path):
         _write_span(spans, slice_dir, 3, cuts[3])
         warm = retrain(_config(spans, output, epochs=2))
         assert warm["warm_start"] and warm["window"] == [1, 3] and warm["blessed"]
+        assert warm["epochs"] == 2 and len(warm["val_recall@10"]) == 2 and warm["best_epoch"] in (1, 2)
         assert int(warm["pushed"].rsplit("/", 1)[1]) > int(first["pushed"].rsplit("/", 1)[1])
         # Blessed: not worse than the served model on the same evaluation examples. Trained further than from
         # scratch: after each epoch, warm start's training loss on the window is below from scratch's after as many,
