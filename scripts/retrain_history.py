@@ -55,6 +55,10 @@ def cut_spans(source: Path, spans: Path, count: int) -> list[Path]:
     return folders
 
 
+def _output(work: Path, mode: str) -> Path:
+    return work / mode.replace(" ", "_")
+
+
 def retrain_all(folders: list[Path], work: Path, options: list[str]) -> dict[str, list[dict]]:
     """Both modes' runs.json after each span arrived in turn: span k is visible only once span k-1 was trained on."""
     arrived = work / "spans"
@@ -63,7 +67,7 @@ def retrain_all(folders: list[Path], work: Path, options: list[str]) -> dict[str
         if not (arrived / folder.name).exists():
             shutil.copytree(folder, arrived / folder.name)
         for mode, flags in MODES.items():
-            output = work / mode.replace(" ", "_")
+            output = _output(work, mode)
             if any(run["span"] == int(folder.name.split("-")[1]) for run in read_runs(output)):
                 continue
             print(f"{folder.name}, {mode} ...", flush=True)
@@ -73,27 +77,25 @@ def retrain_all(folders: list[Path], work: Path, options: list[str]) -> dict[str
                                             "--output", str(output), *flags, *options], stdout=log, stderr=log)
             if completed.returncode != 0:
                 sys.exit(f"avrec retrain failed on {folder.name} ({mode}); see {output / 'retrain.log'}")
-    return {mode: read_runs(work / mode.replace(" ", "_")) for mode in MODES}
+    return {mode: read_runs(_output(work, mode)) for mode in MODES}
 
 
-def epochs_to_reach(run: dict, target: float | None) -> int | None:
+def epochs_to_reach(run: dict, target: float) -> int | None:
     """The first epoch whose validation Recall@10 reaches `target`; None when it never does."""
-    if target is None:
-        return None
     return next((epoch for epoch, recall in enumerate(run["val_recall@10"], 1)
                  if recall is not None and recall >= target), None)
 
 
 def table(history: dict[str, list[dict]]) -> str:
     scratch = {run["span"]: run for run in history["from scratch"]}
-    rows = [f"| span | window | series | warm-started | epochs (kept) | epochs to {REACHED:.0%} of from scratch's best validation "
-            "Recall@10 | test Recall@10 / Recall@50 / NDCG@10 | blessed, pushed | seconds |",
+    rows = [f"| span | window | series | warm-started | epochs (kept) | epochs to {REACHED:.0%} of from scratch's "
+            "best validation Recall@10 | test Recall@10 / Recall@50 / NDCG@10 | blessed, pushed | seconds |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for mode, runs in history.items():
         for run in runs:
             metrics = run["metrics"] or {}
             best = max((r for r in scratch[run["span"]]["val_recall@10"] if r is not None), default=None)
-            reach = epochs_to_reach(run, None if best is None else REACHED * best)
+            reach = epochs_to_reach(run, REACHED * best) if best is not None else None
             rows.append(f"| {run['span']} | {run['window']} | {mode} | {'yes' if run['warm_start'] else 'no'} | "
                         f"{run['epochs']} ({run['best_epoch']}) | {reach if reach is not None else 'never'} | "
                         + " / ".join(f"{metrics.get(name, float('nan')):.4f}"
@@ -178,12 +180,13 @@ def main() -> int:
     args.docs.mkdir(parents=True, exist_ok=True)
     command = " ".join(["scripts/retrain_history.py", "--data", str(args.data), "--spans", str(args.spans),
                         *(["--", *args.options] if args.options else [])])
+    rendered = table(history)
     (args.docs / "retrain_history.md").write_text(
         f"# Retrain history\n\n`{command}`: each span retrained on in turn (`avrec retrain`, the rolling window of "
         "spans), warm-started and from scratch; test metrics on the newest span's evaluation period.\n\n"
-        + table(history) + "\n![retrain history](retrain_history.png)\n")
+        + rendered + "\n![retrain history](retrain_history.png)\n")
     plot(history, args.docs / "retrain_history.png")
-    print(table(history))
+    print(rendered)
     return 0
 
 
