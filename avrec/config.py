@@ -61,6 +61,10 @@ class _Section:
     def validate(self) -> None:  # overridden where a section has constraints
         pass
 
+    def _at_least(self, minimum: int, *names: str) -> None:
+        for name in names:
+            _require(getattr(self, name) >= minimum, f"{name} must be >= {minimum}, got {getattr(self, name)}")
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]):
         names = {f.name for f in dataclasses.fields(cls)}
@@ -119,11 +123,10 @@ class DataConfig(_Section):
         _require(self.holdout_last > 0, f"holdout_last must be > 0, got {self.holdout_last}")
         _require(self.holdout_last < 1 or float(self.holdout_last).is_integer(),
                  f"holdout_last must be a whole count or a fraction in (0, 1), got {self.holdout_last}")
-        _require(self.max_history >= 1, f"max_history must be >= 1, got {self.max_history}")
+        self._at_least(1, "max_history", "min_user_interactions", "span_window")
         _require(0 <= self.max_bad_fraction <= 1, f"max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}")
-        _require(self.min_user_interactions >= 1, "min_user_interactions must be >= 1")
-        _require(0 <= self.cold_item_fraction < 1, f"cold_item_fraction must be in [0, 1), got {self.cold_item_fraction}")
-        _require(self.span_window >= 1, f"span_window must be >= 1, got {self.span_window}")
+        _require(0 <= self.cold_item_fraction < 1,
+                 f"cold_item_fraction must be in [0, 1), got {self.cold_item_fraction}")
         _require(0 < self.span_eval_fraction < 1,
                  f"span_eval_fraction must be in (0, 1), got {self.span_eval_fraction}")
 
@@ -134,6 +137,9 @@ class DataConfig(_Section):
 
 LOSSES = ("auto", "full_softmax", "in_batch")
 USER_TOWERS = ("attention", "mean")
+# Full softmax's work per epoch, catalog items x training examples, allowed by default (the model's and SASRec's):
+# about 6 minutes an epoch on two CPU cores; 20k catalog items with 500k training examples fit.
+FULL_SOFTMAX_BUDGET = 10_000_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,10 +185,11 @@ class ModelConfig(_Section):
     # (next-item prediction, no content, no user ids) for this many epochs (0: off).
     pretrain_epochs: int = 0
     # "full_softmax": each example's target against every catalog item; "in_batch": against the batch's other
-    # targets, log-Q corrected; "auto": full softmax while the catalog has at most full_softmax_max_items items
-    # (its cost per step grows with the catalog) and the text encoder is not fine-tuned.
+    # targets, log-Q corrected; "auto": full softmax while an epoch's cost, catalog items x training examples, is
+    # within full_softmax_budget (it grows with both, so with a log's square when the catalog grows with the log)
+    # and the text encoder is not fine-tuned.
     loss: str = "auto"
-    full_softmax_max_items: int = 50000
+    full_softmax_budget: int = FULL_SOFTMAX_BUDGET
     # How the query tower reads the history: "attention" (causal self-attention over its order, models.attention)
     # or "mean" (its mean and most recent item).
     user_tower: str = "attention"
@@ -191,9 +198,10 @@ class ModelConfig(_Section):
     attention_dropout: float = 0.2
 
     def validate(self) -> None:
-        for name in ("embedding_dim", "history_length", "epochs", "batch_size", "text_vocab_size", "oov_buckets",
-                     "top_k", "user_min_examples"):
-            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        self._at_least(1, "embedding_dim", "history_length", "epochs", "batch_size", "text_vocab_size", "oov_buckets",
+                       "top_k", "user_min_examples", "patience", "attention_blocks", "attention_heads",
+                       "full_softmax_budget")
+        self._at_least(0, "validation_examples", "pretrain_epochs")
         _require(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
         _require(0 <= self.id_dropout < 1, f"id_dropout must be in [0, 1), got {self.id_dropout}")
         _require(self.fusion in ("gated", "alpha"), f"fusion must be 'gated' or 'alpha', got {self.fusion!r}")
@@ -202,21 +210,14 @@ class ModelConfig(_Section):
         _require(0 <= self.content_path_max_warm_drop < 1,
                  f"content_path_max_warm_drop must be in [0, 1), got {self.content_path_max_warm_drop}")
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
-        _require(self.validation_examples >= 0, f"validation_examples must be >= 0, got {self.validation_examples}")
-        _require(self.patience >= 1, f"patience must be >= 1, got {self.patience}")
-        _require(self.pretrain_epochs >= 0, f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         _require(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         _require(self.user_tower in USER_TOWERS,
                  f"user_tower must be one of {', '.join(USER_TOWERS)}, got {self.user_tower!r}")
-        _require(self.attention_blocks >= 1 and self.attention_heads >= 1,
-                 "attention_blocks and attention_heads must be >= 1")
         _require(0 <= self.attention_dropout < 1, f"attention_dropout must be in [0, 1), got {self.attention_dropout}")
-        _require(self.full_softmax_max_items >= 1,
-                 f"full_softmax_max_items must be >= 1, got {self.full_softmax_max_items}")
 
-    def uses_full_softmax(self, catalog_items: int) -> bool:
+    def uses_full_softmax(self, catalog_items: int, training_examples: int) -> bool:
         if self.loss == "auto":
-            return catalog_items <= self.full_softmax_max_items and not self.finetune_text
+            return not self.finetune_text and catalog_items * training_examples <= self.full_softmax_budget
         return self.loss == "full_softmax"
 
 
@@ -236,7 +237,7 @@ class EncoderConfig(_Section):
     frames_per_video: int = 8  # video frames sampled evenly per item for its image embedding
 
     def validate(self) -> None:
-        _require(self.frames_per_video >= 1, f"frames_per_video must be >= 1, got {self.frames_per_video}")
+        self._at_least(1, "frames_per_video")
 
     def resolved(self, build_dir: Path | str = ENCODER_BUILD_DIR) -> "EncoderConfig":
         """Every empty handle replaced by its local conversion under `build_dir`."""
@@ -253,25 +254,25 @@ class EvalConfig(_Section):
 
     min_recall_at_50: float = 0.02
     max_recall_drop: float = 0.0
-    # The baselines score at most this many evaluation examples (a deterministic sample, its size reported), and
-    # item-kNN learns its similarities from at most this many training users.
+    # Scoring ranks the whole catalog per example: the model is scored on at most eval_examples evaluation examples
+    # (a sample by hash, its size reported; TimeSplit writes the rest to `eval_unscored`), the baselines on at most
+    # baseline_eval_examples of them; item-kNN, EASE and SASRec learn from at most baseline_train_users users.
+    eval_examples: int = 100000
     baseline_eval_examples: int = 20000
     baseline_train_users: int = 50000
     # The baselines that run (content_only needs content embeddings); each one's cost is in timings.json.
     baselines: tuple = BASELINES
     recent_popularity_days: int = 30
-    # EASE inverts an items x items matrix; SASRec's full softmax costs catalog size x positions per step: beyond
-    # these, each is skipped with a note naming the reason.
+    # EASE inverts an items x items matrix; SASRec's full softmax costs catalog items x training positions per
+    # epoch: beyond these, each is skipped with a note naming the reason.
     ease_max_items: int = 20000
-    sasrec_max_items: int = 40000
-    sasrec_max_interactions: int = 3_000_000
+    sasrec_budget: int = FULL_SOFTMAX_BUDGET
 
     def validate(self) -> None:
         _require(0 <= self.min_recall_at_50 <= 1, "min_recall_at_50 must be in [0, 1]")
         _require(self.max_recall_drop >= 0, "max_recall_drop must be >= 0")
-        for name in ("baseline_eval_examples", "baseline_train_users", "recent_popularity_days", "ease_max_items",
-                     "sasrec_max_items", "sasrec_max_interactions"):
-            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        self._at_least(1, "eval_examples", "baseline_eval_examples", "baseline_train_users", "recent_popularity_days",
+                       "ease_max_items", "sasrec_budget")
         unknown = sorted(set(self.baselines) - set(BASELINES))
         _require(not unknown, f"unknown baseline(s) {unknown}; choose from {', '.join(BASELINES)}")
 
@@ -290,8 +291,8 @@ class TuneConfig(_Section):
     seed: int = 7
 
     def validate(self) -> None:
-        _require(self.trials >= 0, f"trials must be >= 0, got {self.trials}")
-        _require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        self._at_least(0, "trials")
+        self._at_least(1, "epochs")
         _require(self.algorithm in TUNER_ALGORITHMS,
                  f"algorithm must be one of {', '.join(TUNER_ALGORITHMS)}, got {self.algorithm!r}")
 
@@ -314,8 +315,8 @@ class PipelineConfig(_Section):
     def validate(self) -> None:
         _require(self.runner in RUNNERS, f"runner must be one of {', '.join(RUNNERS)}, got {self.runner!r}")
         _require(all(isinstance(arg, str) for arg in self.beam_args), "beam_args must be strings")
-        _require(self.direct_num_workers >= 0, f"direct_num_workers must be >= 0, got {self.direct_num_workers}")
-        _require(self.keep_versions >= 1, f"keep_versions must be >= 1, got {self.keep_versions}")
+        self._at_least(0, "direct_num_workers")
+        self._at_least(1, "keep_versions")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -380,9 +381,8 @@ class ServingConfig(_Section):
         for name in ("rest_port", "grpc_port"):
             _require(0 <= getattr(self, name) <= 65535, f"{name} must be in [0, 65535], got {getattr(self, name)}")
         _require(self.poll_seconds > 0, f"poll_seconds must be > 0, got {self.poll_seconds}")
-        for name in ("workers", "max_body_bytes", "max_batch", "max_list_length", "max_tensor_elements",
-                     "max_in_flight"):
-            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        self._at_least(1, "workers", "max_body_bytes", "max_batch", "max_list_length", "max_tensor_elements",
+                       "max_in_flight")
         _require(self.request_timeout_seconds > 0,
                  f"request_timeout_seconds must be > 0, got {self.request_timeout_seconds}")
 
@@ -395,5 +395,5 @@ class QueryConfig(_Section):
     timeout_seconds: float = 10.0  # per request to a server
 
     def validate(self) -> None:
-        _require(self.k >= 1, f"k must be >= 1, got {self.k}")
+        self._at_least(1, "k")
         _require(self.timeout_seconds > 0, f"timeout_seconds must be > 0, got {self.timeout_seconds}")

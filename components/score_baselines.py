@@ -9,7 +9,6 @@ SASRec, and at most `baseline_eval_examples` evaluation examples (those whose ha
 the seconds each baseline took and why any was skipped are written beside the metrics.
 """
 
-import hashlib
 import heapq
 import json
 import os
@@ -27,7 +26,7 @@ from avrec.components.window_transform import window_examples
 from avrec.config import EvalConfig
 from avrec.data.embeddings import read_content
 from avrec.data.examples import iter_examples, read_examples
-from avrec.data.split import EVAL, TRAIN
+from avrec.data.split import EVAL, TRAIN, example_hash, stable_hash
 from avrec.models.baselines.batch import EvalBatch
 from avrec.models.baselines.builder import build_baselines
 from avrec.models.baselines.interactions import TrainingInteractions, incidence, positions
@@ -43,10 +42,6 @@ def read_baseline_metrics(artifact_uri: str) -> dict:
         return json.load(handle)
 
 
-def _hash(*parts: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(b"\0".join(parts), digest_size=8).digest(), "little")
-
-
 def evaluation_sample(pattern: str, index: dict[bytes, int], max_examples: int):
     """The max_examples eval examples of lowest hash as (target, history, timestamp, target group, horizon), and
     the count in all."""
@@ -57,7 +52,7 @@ def evaluation_sample(pattern: str, index: dict[bytes, int], max_examples: int):
                 batch[F.USER_ID].numpy(), batch[F.ITEM_ID].numpy(), batch[F.TIMESTAMP].numpy(),
                 batch[F.HISTORY].to_list(), batch[F.TARGET_GROUP].numpy(), batch[F.HORIZON].numpy()):
             total += 1
-            entry = (-_hash(user, item, str(timestamp).encode()), item, tuple(history), int(timestamp),
+            entry = (-example_hash(user, item, timestamp), item, tuple(history), int(timestamp),
                      group.decode(), int(horizon))
             if len(heap) < max_examples:
                 heapq.heappush(heap, entry)
@@ -88,7 +83,7 @@ def training_summary(patterns: list[str], index: dict[bytes, int], max_users: in
     users = set()
     for batch_users, _, _ in _train_batches(patterns):
         users.update(batch_users.tolist())
-    sampled = {user: row for row, user in enumerate(sorted(heapq.nsmallest(max_users, users, key=_hash)))}
+    sampled = {user: row for row, user in enumerate(sorted(heapq.nsmallest(max_users, users, key=stable_hash)))}
     counts = np.zeros(len(index), np.float32)
     days = daily_counts(np.zeros(0, np.int64), np.zeros(0, np.int64), len(index), first_day, num_days)
     kept = ([], [], [])

@@ -22,7 +22,9 @@ def causal_mask(present: tf.Tensor) -> tf.Tensor:
 
 class SelfAttentionBlocks(tf.keras.layers.Layer):
     """Pre-norm transformer blocks (self-attention, then a feed-forward layer, each residual) and a final norm:
-    [B, L, D] with an attention mask [B, L, L] and a padding mask `keep` [B, L, 1] -> [B, L, D]."""
+    [B, L, D] with an attention mask [B, L, L] and a padding mask `keep` [B, L, 1] -> [B, L, D]; or, given `read_at`
+    [B] (one position per row), -> [B, D] at those positions, the last block computed there alone (its keys and
+    values still every position): a third of the work, the same result."""
 
     def __init__(self, dim: int, blocks: int, heads: int, dropout: float, **kwargs):
         super().__init__(**kwargs)
@@ -33,12 +35,18 @@ class SelfAttentionBlocks(tf.keras.layers.Layer):
                                                  name=f"feed_forward_{n}") for n in range(blocks)]
         self.norms = [tf.keras.layers.LayerNormalization(epsilon=1e-6) for _ in range(2 * blocks + 1)]
 
-    def call(self, x, mask, keep, training=None):
+    def call(self, x, mask, keep, training=None, read_at=None):
+        last = len(self.attention) - 1
         for block, (attention, feed_forward) in enumerate(zip(self.attention, self.feed_forward)):
-            query = self.norms[2 * block](x)
-            x = x + attention(query, query, attention_mask=mask, training=training)
+            normed = self.norms[2 * block](x)
+            query = normed
+            if read_at is not None and block == last:
+                x, query, mask, keep = (tf.gather(value, read_at, batch_dims=1)[:, tf.newaxis]
+                                        for value in (x, normed, mask, keep))
+            x = x + attention(query, normed, attention_mask=mask, training=training)
             x = (x + feed_forward(self.norms[2 * block + 1](x), training=training)) * keep
-        return self.norms[-1](x)
+        x = self.norms[-1](x)
+        return x if read_at is None else x[:, 0]
 
 
 class SelfAttentiveHistory(tf.keras.layers.Layer):
@@ -59,6 +67,5 @@ class SelfAttentiveHistory(tf.keras.layers.Layer):
         recency = tf.clip_by_value(lengths[:, tf.newaxis] - 1 - tf.range(width)[tf.newaxis], 0, self.length - 1)
         keep = tf.cast(present, tf.float32)[:, :, tf.newaxis]
         x = self.dropout(history * self.scale + self.recency(recency), training=training) * keep
-        x = self.blocks(x, causal_mask(present), keep, training=training)
-        latest = tf.gather(x, tf.maximum(lengths - 1, 0), batch_dims=1)
+        latest = self.blocks(x, causal_mask(present), keep, training=training, read_at=tf.maximum(lengths - 1, 0))
         return latest * tf.cast(lengths > 0, tf.float32)[:, tf.newaxis]

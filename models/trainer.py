@@ -54,11 +54,11 @@ def pretrain(model, data: training.TrainingData, config: ModelConfig, epochs: li
     """Next-item prediction on behaviour alone (item ids and the history encoder; no content, no user ids), before
     the whole model trains from where it leaves off."""
     model.behaviour_only(True)
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
+    training.compile_model(model, config)
     model.fit(data.train(config), epochs=config.pretrain_epochs, steps_per_epoch=data.steps_per_epoch(config),
               verbose=0, callbacks=[EpochLog("pretrain", epochs)])
     model.behaviour_only(False)
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
+    training.compile_model(model, config)
 
 
 def fit(model, data: training.TrainingData, config: ModelConfig, log_dir: str | None = None) -> list[dict]:
@@ -83,13 +83,14 @@ def run_fn(fn_args) -> None:
     config = training.tuned(ModelConfig.from_dict(fn_args.custom_config["model"]), fn_args.hyperparameters)
     tf.keras.utils.set_random_seed(config.seed)
     data = training.prepare(fn_args, config)
-    full_softmax = config.uses_full_softmax(data.catalog.size)
+    cost = data.catalog.size * data.examples  # a full-softmax epoch's work
     logging.info("Training on %d examples, vocabularies %s", data.examples, data.sizes)
     progress.info("training on %d examples, stopping on a validation slice of %d (each one a user's latest)",
                   data.examples, data.held)
-    progress.info("loss: %s", f"full softmax over the catalog's {data.catalog.size} items" if full_softmax else
-                  f"in-batch softmax with log-Q correction ({data.catalog.size} catalog items, "
-                  f"full_softmax_max_items={config.full_softmax_max_items}, loss={config.loss})")
+    progress.info("loss: %s", f"full softmax over the catalog's {data.catalog.size} items ({cost:.2g} item-examples "
+                  "an epoch)" if config.uses_full_softmax(data.catalog.size, data.examples) else
+                  f"in-batch softmax with log-Q correction (full softmax would cost {cost:.2g} item-examples an "
+                  f"epoch; full_softmax_budget={config.full_softmax_budget:.2g}, loss={config.loss})")
     if fn_args.hyperparameters:
         progress.info("hyperparameters from the Tuner: %s", fn_args.hyperparameters["values"])
     model = training.build_model(data, config)

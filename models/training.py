@@ -13,6 +13,7 @@ import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
+from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx_bsl.public import tfxio
 
 from avrec import features as F
@@ -25,6 +26,7 @@ from avrec.models.catalog_items import CatalogItems
 from avrec.models.encoders.embedders import load_text_embedder
 from avrec.models.export import as_raw
 from avrec.models.item_content import ItemContent
+from avrec.models.optimizer import LazyAdam
 from avrec.models.retrieval import TwoTowerModel, sampling_probabilities
 from avrec.models.towers import VocabularySizes
 
@@ -33,6 +35,9 @@ CONTENT_URI_KEY = "content_uri"
 VOCABULARIES = (P.USER_VOCAB, P.ITEM_VOCAB, P.GENRE_VOCAB, P.TOKEN_VOCAB)
 COUNTING_BATCH = 8192
 HYPERBAND_BOOKKEEPING = "tuner/"  # Hyperband's own values (epochs, bracket, round) beside the searched ones
+# What a training batch is parsed for: the query's inputs, the target and the validation slice's choice. The items'
+# own features come from the catalog (CatalogItems), so parsing them per example would be wasted.
+BATCH_FEATURES = (P.USER_INDEX, P.USER_KEY, P.ITEM_KEY, P.HISTORY_KEYS, P.LATEST)
 
 
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -46,6 +51,16 @@ def vocabulary_sizes(tft_output: tft.TFTransformOutput) -> VocabularySizes:
                            items=tft_output.vocabulary_size_by_name(P.ITEM_VOCAB),
                            genres=tft_output.vocabulary_size_by_name(P.GENRE_VOCAB),
                            tokens=tft_output.vocabulary_size_by_name(P.TOKEN_VOCAB))
+
+
+def batch_schema(tft_output: tft.TFTransformOutput) -> schema_pb2.Schema:
+    """Transform's output schema cut to BATCH_FEATURES."""
+    schema = schema_pb2.Schema()
+    schema.CopyFrom(tft_output.transformed_metadata.schema)
+    del schema.feature[:]
+    schema.feature.extend(feature for feature in tft_output.transformed_metadata.schema.feature
+                          if feature.name in BATCH_FEATURES)
+    return schema
 
 
 def load_catalog(pattern: str, raw_feature_spec) -> dict[str, tf.Tensor]:
@@ -95,7 +110,7 @@ class TrainingData:
         options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
                                                  num_epochs=epochs, shuffle_buffer_size=100_000)
         return self.fn_args.data_accessor.tf_dataset_factory(self.fn_args.train_files, options,
-                                                            self.tft_output.transformed_metadata.schema)
+                                                            batch_schema(self.tft_output))
 
     def train(self, config: ModelConfig) -> tf.data.Dataset:
         """Shuffled batches, repeating, the validation slice left out."""
@@ -105,8 +120,9 @@ class TrainingData:
     def validation(self, config: ModelConfig) -> tf.data.Dataset | None:
         if not self.held:
             return None
+        # Read once: every epoch's validation would otherwise scan the whole training set for its few examples.
         return validation.part(self._dataset(config.batch_size, shuffle=False, seed=0, epochs=1), self.share,
-                               config.batch_size, held=True)
+                               config.batch_size, held=True).cache()
 
     def steps_per_epoch(self, config: ModelConfig) -> int:
         return max(1, math.ceil(self.examples / config.batch_size))
@@ -118,8 +134,7 @@ def _count(fn_args, tft_output, catalog: CatalogItems, config: ModelConfig) -> t
     options = tfxio.TensorFlowDatasetOptions(batch_size=COUNTING_BATCH, shuffle=False, num_epochs=1)
 
     def batches():
-        return fn_args.data_accessor.tf_dataset_factory(fn_args.train_files, options,
-                                                       tft_output.transformed_metadata.schema)
+        return fn_args.data_accessor.tf_dataset_factory(fn_args.train_files, options, batch_schema(tft_output))
 
     latest = sum(int(tf.reduce_sum(batch[P.LATEST])) for batch in batches()) if config.validation_examples else 0
     share = validation.user_share(latest, config.validation_examples)
@@ -156,6 +171,10 @@ def build_model(data: TrainingData, config: ModelConfig) -> TwoTowerModel:
         tuned_text = (load_text_embedder(data.encoders.text_encoder, data.encoders.text_preprocessor, trainable=True)
                       if data.encoders and config.finetune_text else None)
         model = TwoTowerModel(data.sizes, config, data.catalog, sampling_probabilities(data.counts), data.content,
-                              tuned_text, full_softmax=config.uses_full_softmax(data.catalog.size))
-        model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
+                              tuned_text, full_softmax=config.uses_full_softmax(data.catalog.size, data.examples))
+        compile_model(model, config)
     return model
+
+
+def compile_model(model: TwoTowerModel, config: ModelConfig) -> None:
+    model.compile(optimizer=LazyAdam(learning_rate=config.learning_rate))

@@ -30,14 +30,19 @@ def held_out(features: dict, share: float) -> tf.Tensor:
     return latest & (users < int(round(share * BUCKETS)))
 
 
-def _one(features: dict, share: float) -> tf.Tensor:
-    return held_out({name: tf.expand_dims(features[name], 0) for name in (P.LATEST, P.USER_KEY)}, share)[0]
-
-
 def part(examples: tf.data.Dataset, share: float, batch_size: int, held: bool) -> tf.data.Dataset:
-    """Batched examples -> batches of `batch_size` of the validation slice (held) or of the rest."""
-    chosen = examples.unbatch().filter(lambda features: tf.equal(_one(features, share), held))
-    return chosen.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    """Batches of dense features -> the validation slice in batches of `batch_size` (held), or the rest: each batch
+    less its few held examples. Whole batches are masked; taking them apart example by example cost as much as a
+    training step's model."""
+
+    def select(features: dict) -> dict:
+        chosen = tf.equal(held_out(features, share), held)
+        return {name: tf.boolean_mask(value, chosen) for name, value in features.items()}
+
+    chosen = examples.map(select, num_parallel_calls=tf.data.AUTOTUNE)
+    chosen = chosen.unbatch().batch(batch_size) if held else chosen.filter(
+        lambda features: tf.size(features[P.LATEST]) > 0)
+    return chosen.prefetch(tf.data.AUTOTUNE)
 
 
 def recall_at_10(model, examples: tf.data.Dataset, keep=None, cold: bool = False) -> float:

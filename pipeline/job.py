@@ -81,7 +81,9 @@ def _report_data(result: RunResult, output: Path, stream) -> dict:
         stream.write(report.summary() + "\n")
     split = read_split_report(result.uri("TimeSplit", "examples"))
     repeated = split["repeated_events"]
-    stream.write(f"\n{split['train']} training and {split['eval']} evaluation examples from span(s) "
+    sampled = (f" ({split['eval_scored']} of them scored, a sample of EvalConfig.eval_examples)"
+               if split["eval_scored"] < split["eval"] else "")
+    stream.write(f"\n{split['train']} training and {split['eval']} evaluation examples{sampled} from span(s) "
                  f"{', '.join(map(str, split['window']))}; {repeated['count']} repeated events left out"
                  + (f" (e.g. {repeated['examples'][0]})" if repeated["examples"] else "") + "\n")
     return split
@@ -100,6 +102,7 @@ def execute(config: RunConfig, stream=sys.stdout) -> dict:
     split = _report_data(result, output, stream)
     training = result.training()
     document = {**metrics_document(result), "eval_target_groups": split["eval_target_groups"],
+                "eval_examples": {"scored": split["eval_scored"], "in_split": split["eval"]},
                 "window": split["window"], "training": training}
     (output / METRICS_FILE).write_text(json.dumps(document, indent=2))
     (output / REPORT_FILE).write_text(render(document, training["epochs"],
@@ -136,7 +139,7 @@ def execute(config: RunConfig, stream=sys.stdout) -> dict:
     sample = document["baseline_sample"]
     if sample["eval_examples"] < sample["eval_examples_in_split"]:
         stream.write(f"(baselines scored on a sample of {sample['eval_examples']} of the "
-                     f"{sample['eval_examples_in_split']} evaluation examples)\n")
+                     f"{sample['eval_examples_in_split']} scored evaluation examples)\n")
     if result.pushed_model:
         stream.write(f"\nPushed: {result.pushed_model}\n")
     else:

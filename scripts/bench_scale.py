@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import psutil
 USERS_PER_INTERACTION = 160_000 / 25_000_000
 ITEMS_PER_INTERACTION = 60_000 / 25_000_000
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Documentary", "Music", "Animation", "Thriller")
+COMPONENT_START = re.compile(r"^\[\s*\d+/\d+\] (\S+)", re.MULTILINE)  # the CLI's progress line as a component starts
 CHUNK = 1_000_000  # interactions generated and written at a time: the generator's memory is bounded too
 
 
@@ -56,10 +58,13 @@ def write_log(root: Path, interactions: int, seed: int = 0) -> None:
 
 
 class PeakMemory:
-    """Samples the resident memory of a process and all its children until stopped; keeps the peak."""
+    """Samples the resident memory of a process and all its children until stopped; keeps the peak, overall and per
+    pipeline component (the one whose start line, "[ n/14] Name ...", the run's log shows last)."""
 
-    def __init__(self, pid: int, interval: float = 0.5):
+    def __init__(self, pid: int, log: Path, interval: float = 0.5):
         self.process, self.interval, self.peak = psutil.Process(pid), interval, 0
+        self.by_component: dict[str, int] = {}
+        self._log, self._unfinished, self._component = open(log), "", None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -68,7 +73,14 @@ class PeakMemory:
         while not self._stop.is_set():
             try:
                 tree = [self.process, *self.process.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+                rss = sum(p.memory_info().rss for p in tree if p.is_running())
+                self.peak = max(self.peak, rss)
+                text = self._unfinished + self._log.read()  # a start line ends only when its component is done
+                self._unfinished = text[text.rfind("\n") + 1:]
+                for started in COMPONENT_START.findall(text):
+                    self._component = started
+                if self._component:
+                    self.by_component[self._component] = max(self.by_component.get(self._component, 0), rss)
             except psutil.Error:
                 pass
             self._stop.wait(self.interval)
@@ -76,6 +88,7 @@ class PeakMemory:
     def stop(self) -> int:
         self._stop.set()
         self._thread.join()
+        self._log.close()
         return self.peak
 
 
@@ -85,13 +98,13 @@ def run_pipeline(data: Path, output: Path, log: Path) -> tuple[float, int, dict]
         process = subprocess.Popen([sys.executable, "-m", "avrec.cli", "run", "--data", str(data), "--output",
                                     str(output), "--no-content", "--epochs", "1", "--format", "generic"],
                                    stdout=handle, stderr=subprocess.STDOUT)
-        memory = PeakMemory(process.pid)
+        memory = PeakMemory(process.pid, log)
         code = process.wait()
     peak = memory.stop()
     seconds = time.monotonic() - started
     if code != 0:
         raise SystemExit(f"the pipeline failed ({code}); see {log}")
-    return seconds, peak, json.loads((output / "timings.json").read_text())["components"]
+    return seconds, peak, json.loads((output / "timings.json").read_text())["components"], memory.by_component
 
 
 def main() -> None:
@@ -107,19 +120,23 @@ def main() -> None:
         generated = time.monotonic()
         write_log(data, size)
         print(f"{size:,} interactions: generated in {time.monotonic() - generated:.0f} s; running ...", flush=True)
-        seconds, peak, components = run_pipeline(data, output, work / f"run-{size}.log")
-        rows.append((size, seconds, peak, components))
+        seconds, peak, components, memory = run_pipeline(data, output, work / f"run-{size}.log")
+        rows.append((size, seconds, peak, components, memory))
         print(f"  {seconds:.0f} s, peak RSS {peak / 2**30:.1f} GiB", flush=True)
         if not args.keep:
             shutil.rmtree(data)
             shutil.rmtree(output)
-    names = sorted({name for *_, components in rows for name in components},
-                   key=lambda name: -max(components.get(name, 0) for *_, components in rows))
+    names = sorted({name for *_, components, _ in rows for name in components},
+                   key=lambda name: -max(components.get(name, 0) for *_, components, _ in rows))
     print(f"\n| interactions | wall s | s per M | peak RSS GiB | {' | '.join(names)} |")
     print("|---:|---:|---:|---:|" + "---:|" * len(names))
-    for size, seconds, peak, components in rows:
+    for size, seconds, peak, components, _ in rows:
         cells = " | ".join(f"{components.get(name, 0):.0f}" for name in names)
         print(f"| {size:,} | {seconds:.0f} | {seconds / size * 1e6:.0f} | {peak / 2**30:.1f} | {cells} |")
+    print("\nPeak RSS (GiB) while each component ran, Beam workers included:\n")
+    print(f"| interactions | {' | '.join(names)} |\n|---:|" + "---:|" * len(names))
+    for size, *_, memory in rows:
+        print(f"| {size:,} | " + " | ".join(f"{memory.get(name, 0) / 2**30:.1f}" for name in names) + " |")
     print(f"\nmachine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
 
 

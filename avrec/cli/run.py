@@ -47,7 +47,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                         help="train the id + categorical model without pretrained content embeddings")
     parser.add_argument("--loss", choices=LOSSES, default=default(ModelConfig, "loss"),
                         help="full_softmax: each target against the whole catalog; in_batch: against the batch, "
-                             "log-Q corrected; auto: full softmax up to ModelConfig.full_softmax_max_items items "
+                             "log-Q corrected; auto: full softmax while catalog items x training examples is within "
+                             "ModelConfig.full_softmax_budget "
                              "(default: %(default)s)")
     parser.add_argument("--user-tower", choices=USER_TOWERS, default=default(ModelConfig, "user_tower"),
                         help="how the query tower reads the history: its mean and latest item, or self-attention "

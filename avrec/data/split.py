@@ -29,6 +29,8 @@ from avrec.features import FEW_INTERACTIONS
 
 Event = tuple[int, str, float, int]  # (timestamp, item_id, rating, span)
 TRAIN, EVAL = "train", "eval"
+# The evaluation examples beyond the scored sample (EvalConfig.eval_examples): written, never scored.
+EVAL_UNSCORED = "eval_unscored"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +68,17 @@ def holdout_count(n_interactions: int, holdout_last: float) -> int:
     """How many of a user's latest interactions go to eval: never all of them."""
     wanted = int(holdout_last) if holdout_last >= 1 else math.ceil(holdout_last * n_interactions)
     return max(0, min(wanted, n_interactions - 1))
+
+
+def stable_hash(*parts: bytes) -> int:
+    """A 64-bit hash that is the same in every process, run and machine: samples drawn as its lowest values."""
+    return int.from_bytes(hashlib.blake2b(b"\0".join(parts), digest_size=8).digest(), "little")
+
+
+def example_hash(user: bytes, item: bytes, timestamp: int) -> int:
+    """An evaluation example's place in the sampling order, lowest first: the model's sample (TimeSplit) and the
+    baselines' smaller one (components.score_baselines) are nested."""
+    return stable_hash(user, item, str(timestamp).encode())
 
 
 def cold_items(item_ids, fraction: float) -> frozenset[str]:

@@ -2,11 +2,17 @@
 
 Events are grouped by user on Beam (memory per worker is one user's history), split by avrec.data.split, joined with
 the target item's catalog features and written as the `train` and `eval` splits of one Examples artifact per span,
-which later runs reuse unchanged (its span is the artifact's `span` custom property, as ExampleGen's). The window itself travels as a SpanWindow
-artifact from run to run (window.py). `split_report.json` counts the examples and the repeated events left out.
+which later runs reuse unchanged (its span is the artifact's `span` custom property, as ExampleGen's). The window
+itself travels as a SpanWindow artifact from run to run (window.py). `split_report.json` counts the examples and the
+repeated events left out.
+
+Scoring an example ranks the whole catalog, so evaluation costs examples x items: `eval` holds at most
+`eval_examples` of the evaluation examples (those of lowest avrec.data.split.example_hash, found by a bounded Beam
+combine), and the rest are written to `eval_unscored`, counted, never scored.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import os
@@ -27,7 +33,8 @@ from avrec.components.artifacts import SpanWindow, split_files
 from avrec.components.ingest.window import SpanEntry, next_window, read_window, write_window
 from avrec.config import DataConfig
 from avrec.data.examples import read_frame, serialize
-from avrec.data.split import EVAL, TRAIN, SplitPlan, cold_items, split_user, target_group
+from avrec.data.split import (EVAL, EVAL_UNSCORED, TRAIN, SplitPlan, cold_items, example_hash, split_user,
+                              target_group)
 
 REPORT_FILE = "split_report.json"
 SPAN = "span"  # the custom property ExampleGen gives each span's artifact
@@ -36,6 +43,7 @@ _CUTOFF = "cutoff.json"
 _REPEATS = "repeats"
 _TRAINED = "trained"
 _GROUP = "eval_"
+_SCORED = "eval_scored"
 
 
 def _event(record: bytes, span: int):
@@ -74,18 +82,45 @@ class _SplitUsers(beam.DoFn):
 
 class _Serialize(beam.DoFn):
     """Adds the target group (from how often the window trains the target: `trained`, bounded by the item
-    vocabulary) and serializes; eval examples are counted per group."""
+    vocabulary) and serializes; eval examples are counted per group, and the scored ones in all."""
 
-    def __init__(self, role: str):
-        self._role = role
+    def __init__(self, split: str):
+        self._split = split
         self._counters = {group: beam.metrics.Metrics.counter(_COUNTERS, f"{_GROUP}{group}")
                           for group in F.TARGET_GROUPS}
+        self._scored = beam.metrics.Metrics.counter(_COUNTERS, _SCORED)
 
     def process(self, features: dict, trained: dict):
         group = target_group(features[F.COLD], features[F.HISTORY], trained.get(features[F.ITEM_ID], 0))
-        if self._role == EVAL:
+        if self._split != TRAIN:
             self._counters[group].inc()
+        if self._split == EVAL:
+            self._scored.inc()
         yield serialize({**features, F.TARGET_GROUP: group})
+
+
+def _sample_order(features: dict) -> tuple[int, dict]:
+    return example_hash(features[F.USER_ID].encode(), features[F.ITEM_ID].encode(), features[F.TIMESTAMP]), features
+
+
+def _highest_scored(lowest: list[int], eval_examples: int) -> int | None:
+    """The sample's highest hash; None when every evaluation example is scored."""
+    return max(lowest) if len(lowest) >= eval_examples else None
+
+
+def _scored_or_not(keyed: tuple[int, dict], partitions: int, highest: int | None) -> int:
+    del partitions
+    return 0 if highest is None or keyed[0] <= highest else 1
+
+
+def _sample(evaluated, eval_examples: int) -> tuple:
+    """(scored, unscored): the eval_examples evaluation examples of lowest hash, and the rest. Memory is bounded by
+    eval_examples hashes."""
+    keyed = evaluated | "SampleOrder" >> beam.Map(_sample_order)
+    highest = (keyed | "Hashes" >> beam.Keys() | "Lowest" >> beam.combiners.Top.Smallest(eval_examples)
+               | "Highest" >> beam.Map(_highest_scored, eval_examples))
+    parts = keyed | "Sample" >> beam.Partition(_scored_or_not, 2, highest=beam.pvalue.AsSingleton(highest))
+    return tuple(part | f"Unkey[{n}]" >> beam.Values() for n, part in enumerate(parts))
 
 
 def _write_json(value, path: str) -> None:
@@ -102,6 +137,7 @@ class TimeSplitSpec(ComponentSpec):
         "data": ExecutionParameter(type=str),  # DataConfig as JSON
         "spans": ExecutionParameter(type=int),  # 1: span folders (time cut); 0: one dataset (per-user holdout)
         "range_config": ExecutionParameter(type=range_config_pb2.RangeConfig),  # rolling_range.num_spans
+        "eval_examples": ExecutionParameter(type=int),  # EvalConfig.eval_examples: at most this many scored
         "code": ExecutionParameter(type=str),
     }
     INPUTS = {
@@ -138,7 +174,7 @@ class _Executor(base_beam_executor.BaseBeamExecutor):
                              (F.ITEM_ID, F.TITLE, F.GENRES, F.TEXT))
         features = {item: (title, genres, text) for item, title, genres, text in catalog.itertuples(
             index=False, name=None)}
-        examples.split_names = artifact_utils.encode_split_names([TRAIN, EVAL])
+        examples.split_names = artifact_utils.encode_split_names([TRAIN, EVAL, EVAL_UNSCORED])
         pipeline = self._make_beam_pipeline()
         parts = []
         for entry in window:
@@ -164,16 +200,18 @@ class _Executor(base_beam_executor.BaseBeamExecutor):
                  | "Split" >> beam.ParDo(_SplitUsers(plan, features), **side).with_outputs(TRAIN, EVAL, _TRAINED,
                                                                                           _REPEATS))
         trained = beam.pvalue.AsDict(split[_TRAINED] | "TrainCounts" >> beam.combiners.Count.PerElement())
-        for role in (TRAIN, EVAL):
-            _ = (split[role] | f"Serialize[{role}]" >> beam.ParDo(_Serialize(role), trained=trained)
-                 | f"Write[{role}]" >> beam.io.WriteToTFRecord(
-                os.path.join(artifact_utils.get_split_uri([examples], role), "data_tfrecord"), file_name_suffix=".gz"))
+        scored, unscored = _sample(split[EVAL], exec_properties["eval_examples"])
+        for name, part in ((TRAIN, split[TRAIN]), (EVAL, scored), (EVAL_UNSCORED, unscored)):
+            _ = (part | f"Serialize[{name}]" >> beam.ParDo(_Serialize(name), trained=trained)
+                 | f"Write[{name}]" >> beam.io.WriteToTFRecord(
+                os.path.join(artifact_utils.get_split_uri([examples], name), "data_tfrecord"), file_name_suffix=".gz"))
         _ = (split[_REPEATS] | "SomeRepeats" >> beam.combiners.Sample.FixedSizeGlobally(3)
              | "WriteRepeats" >> beam.Map(_write_json, os.path.join(examples.uri, "repeats.json")))
         result = pipeline.run()
         result.wait_until_finish()
-        counts = {counter.key.metric.name: counter.committed
-                  for counter in result.metrics().query(MetricsFilter().with_namespace(_COUNTERS))["counters"]}
+        counts = collections.Counter()  # a counter of one name in several steps (the eval splits) is summed
+        for counter in result.metrics().query(MetricsFilter().with_namespace(_COUNTERS))["counters"]:
+            counts[counter.key.metric.name] += counter.committed
         self._finish(examples, window_artifact, window, spans, counts)
 
     @staticmethod
@@ -184,6 +222,7 @@ class _Executor(base_beam_executor.BaseBeamExecutor):
         with tf.io.gfile.GFile(os.path.join(examples.uri, "repeats.json")) as handle:
             repeats = json.load(handle)
         _write_json({"train": counts.get(TRAIN, 0), "eval": counts.get(EVAL, 0),
+                     "eval_scored": counts.get(_SCORED, 0),
                      "eval_target_groups": {group: counts.get(f"{_GROUP}{group}", 0) for group in F.TARGET_GROUPS},
                      "repeated_events": {"count": counts.get(_REPEATS, 0), "examples": repeats},
                      "window": [entry.span for entry in window]}, os.path.join(examples.uri, REPORT_FILE))
@@ -199,15 +238,15 @@ def read_split_report(examples_uri: str) -> dict:
 
 
 class TimeSplit(base_beam_component.BaseBeamComponent):
-    """TimeSplit(events, catalog, previous_window, data, spans, range_config, code)."""
+    """TimeSplit(events, catalog, previous_window, data, spans, range_config, eval_examples, code)."""
 
     SPEC_CLASS = TimeSplitSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(_Executor)
 
     def __init__(self, events: types.BaseChannel, catalog: types.BaseChannel, data: str, spans: bool,
-                 range_config: range_config_pb2.RangeConfig, code: str,
+                 range_config: range_config_pb2.RangeConfig, eval_examples: int, code: str,
                  previous_window: types.BaseChannel | None = None):
         super().__init__(spec=TimeSplitSpec(
             events=events, catalog=catalog, previous_window=previous_window, data=data, spans=int(spans),
-            range_config=range_config, code=code,
+            range_config=range_config, eval_examples=eval_examples, code=code,
             examples=types.Channel(type=standard_artifacts.Examples), window=types.Channel(type=SpanWindow)))

@@ -62,12 +62,12 @@ def build_baselines(config: EvalConfig, train: dict, first_day: int, item_text: 
     else:
         skipped["ease"] = (f"the catalog's {num_items} items exceed ease_max_items={config.ease_max_items} "
                            "(an items x items inverse)")
-    if num_items <= config.sasrec_max_items and interactions <= config.sasrec_max_interactions:
+    cost = num_items * interactions  # a full-softmax epoch's work
+    if cost <= config.sasrec_budget:
         fits["sasrec"] = lambda: SasRec(train["sequences"], num_items)
     else:
-        skipped["sasrec"] = (f"{num_items} items and {interactions} training interactions exceed the full-softmax "
-                             f"budget (sasrec_max_items={config.sasrec_max_items}, "
-                             f"sasrec_max_interactions={config.sasrec_max_interactions})")
+        skipped["sasrec"] = (f"its full softmax over {num_items} items x {interactions} training interactions "
+                             f"({cost:.2g} an epoch) exceeds sasrec_budget={config.sasrec_budget:.2g}")
     if item_text is not None:
         fits["content_only"] = lambda: ContentOnly(item_text)
     elif "content_only" in config.baselines:

@@ -2,8 +2,9 @@
 recent items, trained with full-softmax cross-entropy over the catalog at every position of every sequence.
 
 It is tuned honestly: each user's last training item is a validation target, held out of its training, and the
-weights of the epoch with the best validation Recall@10 are kept (early stopping, as in the SASRec paper). Its cost grows with catalog size x sequence positions, so it runs only within a budget
-(EvalConfig.sasrec_max_items, sasrec_max_interactions); beyond, the run says it was skipped and why.
+weights of the epoch with the best validation Recall@10 are kept (early stopping, as in the SASRec paper). Its cost
+grows with catalog size x sequence positions, so it runs only within a budget (EvalConfig.sasrec_budget); beyond,
+the run says it was skipped and why.
 """
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ def test_metrics_are_written_beside_both_baselines(slice_run):
     assert set(document["few"]) == {"model", *WARM}  # items trained on at most 5 times
     groups = document["eval_target_groups"]
     assert groups["cold"] and groups["few"] and groups["many"]
+    assert document["eval_examples"]["scored"] == document["eval_examples"]["in_split"] == sum(groups.values())
     assert document["blessed"] is True
     assert Path(document["pushed_model"]).parent == config.model_base_path
     assert document["pushed_model"].split("/")[-1].isdigit()

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sparse
 
+from avrec.config import EvalConfig
 from avrec.models.baselines.batch import EvalBatch
+from avrec.models.baselines.builder import build_baselines
 from avrec.models.baselines.content_only import ContentOnly
 from avrec.models.baselines.ease import Ease
 from avrec.models.baselines.interactions import TrainingInteractions, incidence, positions
@@ -105,3 +107,16 @@ def test_slices_score_few_interaction_and_cold_targets_and_never_cold_ones_witho
     assert document["cold"]["popularity"]["recall@10"] == 1.0 and document["cold"]["content_only"]["ndcg@10"] < 1.0
     assert document["popularity"]["future_recall@10"] == 0.0 and document["popularity"]["future_recall@50"] == 1.0
     assert document["curves"]["warm"]["popularity"]["1"] == 0.5 and document["curves"]["cold"]["content_only"]["100"] == 1.0
+
+
+def test_baselines_beyond_their_budgets_are_skipped_with_the_cost_named():
+    """SASRec's budget is its full softmax's work (items x training interactions), not either factor alone."""
+    sequences = [np.array([0, 1, 2]), np.array([1, 2, 3]), np.array([2, 3, 0])]
+    train = {"counts": np.ones(4, np.float32), "sequences": sequences,
+             "knn": TrainingInteractions(np.repeat(np.arange(3), 3), np.concatenate(sequences), 4)}
+    config = EvalConfig(baselines=("popularity", "ease", "sasrec"), ease_max_items=3, sasrec_budget=4 * 9 - 1)
+    seconds = {}
+    fitted, skipped = build_baselines(config, train, 0, None, seconds)
+    assert [baseline.name for baseline in fitted] == ["popularity"] and set(seconds) == {"popularity"}
+    assert "4 items exceed ease_max_items=3" in skipped["ease"]
+    assert "4 items x 9 training interactions (36 an epoch) exceeds sasrec_budget=35" in skipped["sasrec"]

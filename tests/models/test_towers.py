@@ -63,8 +63,17 @@ def test_full_softmax_scores_each_target_against_every_catalog_item():
     logits = queries @ table.T / config.temperature
     expected = np.mean([np.log(np.exp(row).sum()) - row[target] for row, target in zip(logits, [2, 7])])
     assert float(model.compute_loss(batch)) == pytest.approx(expected, rel=1e-5)
-    assert ModelConfig().uses_full_softmax(50000) and not ModelConfig().uses_full_softmax(50001)
-    assert not ModelConfig(finetune_text=True).uses_full_softmax(10)
+
+
+
+def test_auto_loss_uses_full_softmax_while_catalog_times_examples_fits_the_budget():
+    """A catalog's items x training examples, not its size alone: the work of a full-softmax epoch."""
+    config = ModelConfig(full_softmax_budget=1_000_000)
+    assert config.uses_full_softmax(1000, 1000) and not config.uses_full_softmax(1000, 1001)
+    assert config.uses_full_softmax(100, 10_000) and not config.uses_full_softmax(101, 10_000)
+    assert not ModelConfig(finetune_text=True).uses_full_softmax(10, 10)
+    assert ModelConfig(loss="full_softmax", full_softmax_budget=1).uses_full_softmax(10, 10)
+    assert not ModelConfig(loss="in_batch").uses_full_softmax(10, 10)
 
 
 def test_full_softmax_takes_no_negatives_from_items_training_never_saw():

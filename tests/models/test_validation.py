@@ -20,12 +20,15 @@ def test_the_slice_is_the_latest_examples_of_a_stable_share_of_users():
     mask = validation.held_out(batch, 0.25).numpy()
     assert not mask[latest == 0].any() and 0.15 < mask[latest == 1].mean() < 0.35
     np.testing.assert_array_equal(mask, validation.held_out(batch, 0.25).numpy())  # stable
-    examples = tf.data.Dataset.from_tensor_slices(batch).batch(64)
-    train, held = (validation.part(examples, 0.25, batch_size=64, held=held) for held in (False, True))
+    dense = {name: value for name, value in batch.items() if not isinstance(value, tf.SparseTensor)}
+    examples = tf.data.Dataset.from_tensor_slices(dense).batch(64)
+    train, held = (list(validation.part(examples, 0.25, batch_size=64, held=held)) for held in (False, True))
     held_items = np.concatenate([b["item_index"].numpy() for b in held])
     train_items = np.concatenate([b["item_index"].numpy() for b in train])
-    assert len(held_items) == mask.sum() and len(train_items) == len(mask) - mask.sum()
-    np.testing.assert_array_equal(held_items, items[mask])  # one at a time agrees with batched
+    np.testing.assert_array_equal(held_items, items[mask])  # one at a time agrees with batched, in order
+    np.testing.assert_array_equal(train_items, items[~mask])
+    assert [len(b["item_index"]) for b in held[:-1]] == [64] * (len(held) - 1)  # the slice is rebatched
+    assert all(0 < len(b["item_index"]) <= 64 for b in train) and len(train) == 2000 // 64 + 1
 
 
 def test_recall_at_10_excludes_the_history_and_counts_ties_against_the_target():

@@ -13,7 +13,7 @@ from avrec.components.ingest.time_split import TimeSplit, read_split_report
 from avrec.components.ingest.window import read_window
 from avrec.config import DataConfig
 from avrec.data.examples import read_frame
-from avrec.data.split import cold_items
+from avrec.data.split import cold_items, example_hash
 from avrec.errors import DataError
 from avrec.pipeline.monitor import metadata_connection, run_monitored
 
@@ -28,7 +28,7 @@ def _span(root, span: int, rows: list[tuple], items: str = "abcdefgh"):
         f"{user},{item},{weight},{time}\n" for user, item, weight, time in rows))
 
 
-def _pipeline(data: DataConfig, root, spans=True):
+def _pipeline(data: DataConfig, root, spans=True, eval_examples=1000):
     ingest = custom_config(data, "test")
     events = EventExampleGen(input_base=str(data.source_path), input_config=span_input("events", spans),
                              output_config=tfx.proto.Output(), custom_config=ingest).with_id("EventExampleGen")
@@ -39,15 +39,16 @@ def _pipeline(data: DataConfig, root, spans=True):
     split = TimeSplit(events=events.outputs["examples"], catalog=catalog.outputs["examples"],
                       previous_window=previous.outputs["window"], data=data.to_json(), spans=spans,
                       range_config=tfx.proto.RangeConfig(rolling_range=tfx.proto.RollingRange(
-                          num_spans=data.span_window)), code="test")
+                          num_spans=data.span_window)), eval_examples=eval_examples, code="test")
     return tfx.dsl.Pipeline(pipeline_name="ingest", pipeline_root=str(root / "pipeline"),
                             components=[events, catalog, previous, split], enable_cache=True,
                             metadata_connection_config=metadata_connection(root / "metadata.sqlite"),
                             beam_pipeline_args=IN_MEMORY)
 
 
-def _run(data, root, spans=True):
-    run_monitored(tfx.orchestration.LocalDagRunner(), _pipeline(data, root, spans), root / "metadata.sqlite",
+def _run(data, root, spans=True, eval_examples=1000):
+    run_monitored(tfx.orchestration.LocalDagRunner(), _pipeline(data, root, spans, eval_examples),
+                  root / "metadata.sqlite",
                   open(root / "progress.txt", "a"))
     [uri] = sorted((root / "pipeline" / "TimeSplit" / "examples").iterdir(), key=lambda p: int(p.name))[-1:]
     return uri
@@ -123,3 +124,25 @@ def test_eval_examples_carry_their_target_group_and_cold_ones_without_history_ar
     assert groups[("p0", last[0])] == "few" and groups[("m", popular)] == "many"
     assert read_split_report(str(examples))["eval_target_groups"] == {
         "many": 1, "few": len(groups) - 2, "cold": 0, "cold_no_history": 1}
+
+
+def test_at_most_eval_examples_are_scored_the_rest_written_beside_them(tmp_path):
+    """Scoring costs examples x catalog items: `eval` is the sample of lowest example hash, `eval_unscored` the
+    rest; together they are every evaluation example, and the report counts both."""
+    rows = [(f"u{user}", item, 1, 10 * user + step) for user in range(12) for step, item in enumerate("abcd")]
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "items.csv").write_text("item_id,title\n" + "".join(f"{i},Item {i}\n" for i in "abcd"))
+    (data_dir / "interactions.csv").write_text("user_id,item_id,weight,timestamp\n" + "".join(
+        f"{user},{item},{weight},{time}\n" for user, item, weight, time in rows))
+    examples = _run(DataConfig(source=str(data_dir), holdout_last=2), tmp_path, spans=False, eval_examples=5)
+    columns = (F.USER_ID, F.ITEM_ID, F.TIMESTAMP)
+    scored = read_frame(str(examples / "Split-eval" / "*"), columns)
+    unscored = read_frame(str(examples / "Split-eval_unscored" / "*"), columns)
+    keys = {(user.encode(), item.encode(), int(time)) for frame in (scored, unscored)
+            for user, item, time in frame.itertuples(index=False, name=None)}
+    assert len(scored) == 5 and len(unscored) == 12 * 2 - 5 and len(keys) == 24
+    assert {(user.encode(), item.encode(), int(time)) for user, item, time in scored.itertuples(
+        index=False, name=None)} == set(sorted(keys, key=lambda key: example_hash(*key))[:5])
+    report = read_split_report(str(examples))
+    assert (report["eval"], report["eval_scored"]) == (24, 5) and sum(report["eval_target_groups"].values()) == 24
