@@ -61,13 +61,14 @@ def pretrain(model, data: training.TrainingData, config: ModelConfig, epochs: li
     training.compile_model(model, config)
 
 
-def fit(model, data: training.TrainingData, config: ModelConfig, log_dir: str | None = None) -> list[dict]:
-    """Trains (after pretraining, when configured) until validation Recall@10 stops improving; returns the epochs."""
+def fit(model, data: training.TrainingData, config: ModelConfig, held_out: tf.data.Dataset | None,
+        log_dir: str | None = None) -> list[dict]:
+    """Trains (after pretraining, when configured) until Recall@10 on `held_out` (the validation slice) stops
+    improving; returns the epochs."""
     epochs = []
     if config.pretrain_epochs:
         pretrain(model, data, config, epochs)
     callbacks = [EpochLog("train", epochs)]
-    held_out = data.validation(config)
     if held_out is not None:
         callbacks[:0] = [validation.ValidationRecall(held_out),
                          tf.keras.callbacks.EarlyStopping(validation.MONITOR, mode="max", patience=config.patience,
@@ -98,9 +99,9 @@ def run_fn(fn_args) -> None:
         model.compute_loss(next(iter(data.train(config))))  # builds every weight before the base model's are copied
         warm_start(model, fn_args.base_model, {name: data.tft_output.vocabulary_by_name(name)
                                                for name in training.VOCABULARIES})
-    epochs = fit(model, data, config, fn_args.model_run_dir)
+    held_out = data.validation(config)  # one slice, read once, for training and for what is fitted after it
+    epochs = fit(model, data, config, held_out, fn_args.model_run_dir)
     history = {"epochs": epochs, "config": config.to_dict()}
-    held_out = data.validation(config)
     content_path = None
     if data.content is not None and held_out is not None:
         history["modalities"] = selected = select_modalities(model, held_out)

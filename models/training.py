@@ -120,7 +120,7 @@ class TrainingData:
     def validation(self, config: ModelConfig) -> tf.data.Dataset | None:
         if not self.held:
             return None
-        # Read once: every epoch's validation would otherwise scan the whole training set for its few examples.
+        # Cached: every epoch's validation would otherwise scan the whole training set again for its few examples.
         return validation.part(self._dataset(config.batch_size, shuffle=False, seed=0, epochs=1), self.share,
                                config.batch_size, held=True).cache()
 

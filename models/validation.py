@@ -32,8 +32,7 @@ def held_out(features: dict, share: float) -> tf.Tensor:
 
 def part(examples: tf.data.Dataset, share: float, batch_size: int, held: bool) -> tf.data.Dataset:
     """Batches of dense features -> the validation slice in batches of `batch_size` (held), or the rest: each batch
-    less its few held examples. Whole batches are masked; taking them apart example by example cost as much as a
-    training step's model."""
+    less its few held examples. Whole batches are masked rather than taken apart example by example."""
 
     def select(features: dict) -> dict:
         chosen = tf.equal(held_out(features, share), held)
