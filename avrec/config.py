@@ -11,9 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from avrec.errors import AvrecError
-
 from avrec import contract
+from avrec.errors import AvrecError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_DATASETS = {"ml-latest-small": PROJECT_ROOT / "data" / "ml-latest-small"}
@@ -304,18 +303,20 @@ RUNNERS = ("local", "beam", "kubeflow")
 class PipelineConfig(_Section):
     """Where the pipeline runs: `local` (LocalDagRunner) and `beam` (BeamDagRunner) on this machine, `kubeflow` as a
     compiled PipelineJob for Kubeflow Pipelines 2 / Vertex AI. Every Beam step gets `beam_args`; without any, Beam's
-    DirectRunner uses `direct_num_workers` processes (0: one per core)."""
+    DirectRunner uses `direct_num_workers` processes (0: one per core). DirectRunner holds a grouping step's input in
+    memory: TimeSplit groups users in shards of at most `group_events` events (0: one shard, for Dataflow, Flink)."""
 
     runner: str = "local"
     beam_args: tuple = ()
     direct_num_workers: int = 0
+    group_events: int = 2_000_000
     image: str = "avrec:latest"  # the container image every Kubeflow task runs
     keep_versions: int = 5  # the serving directory keeps the newest K pushed versions
 
     def validate(self) -> None:
         _require(self.runner in RUNNERS, f"runner must be one of {', '.join(RUNNERS)}, got {self.runner!r}")
         _require(all(isinstance(arg, str) for arg in self.beam_args), "beam_args must be strings")
-        self._at_least(0, "direct_num_workers")
+        self._at_least(0, "direct_num_workers", "group_events")
         self._at_least(1, "keep_versions")
 
 

@@ -35,6 +35,7 @@ FEW_INTERACTIONS = 5
 # a warm item first seen in the evaluation period); cold: never (a cold-start item);
 # cold_no_history: a cold item as the user's first interaction, which nothing can rank: counted, never scored.
 TARGET_GROUPS = ("many", "few", "cold", "cold_no_history")
+TRAIN_TARGET_GROUP = "train"  # the target_group of every training example: the groups slice evaluation only
 # One row per catalog item, whether or not anyone interacted with it.
 CATALOG_FEATURES = (ITEM_ID, TITLE, GENRES, TEXT, IMAGE_PATHS, AUDIO_PATH, FRAME_PATHS)
 # What the candidate tower reads about an item besides its id.

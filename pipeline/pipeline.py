@@ -125,7 +125,8 @@ def create_pipeline(config: RunConfig, pipeline_root: str, metadata_connection_c
         events=events.outputs["examples"], catalog=catalog.outputs["examples"],
         previous_window=previous_window.outputs["window"] if spans else None, data=data.to_json(), spans=spans,
         range_config=tfx.proto.RangeConfig(rolling_range=tfx.proto.RollingRange(num_spans=data.span_window)),
-        eval_examples=config.eval.eval_examples, code=code_fingerprint(TimeSplit.__module__))
+        eval_examples=config.eval.eval_examples, group_events=config.pipeline.group_events,
+        code=code_fingerprint(TimeSplit.__module__))
     time_split.add_upstream_node(gate)
     examples, window = time_split.outputs["examples"], time_split.outputs["window"]
 

@@ -9,13 +9,15 @@ million interactions should not grow with the size, and the peak should stay wel
 
     python scripts/bench_scale.py                          # 1M, 5M and 25M interactions (hours on 2 cores)
     python scripts/bench_scale.py --sizes 1000000 --keep   # one size, keep the data and output under --work
+    python scripts/bench_scale.py --sizes 10000000 --until CatalogTrainer   # the data preparation alone
 """
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,7 @@ USERS_PER_INTERACTION = 160_000 / 25_000_000
 ITEMS_PER_INTERACTION = 60_000 / 25_000_000
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Documentary", "Music", "Animation", "Thriller")
 COMPONENT_START = re.compile(r"^\[\s*\d+/\d+\] (\S+)", re.MULTILINE)  # the CLI's progress line as a component starts
+COMPONENT_DONE = re.compile(r"^\[\s*\d+/\d+\] (\S+) \.\.\. done in ([\d.]+)s", re.MULTILINE)
 CHUNK = 1_000_000  # interactions generated and written at a time: the generator's memory is bounded too
 
 
@@ -85,6 +88,11 @@ class PeakMemory:
                 pass
             self._stop.wait(self.interval)
 
+    @property
+    def component(self) -> str | None:
+        """The component running now, as the log last showed it."""
+        return self._component
+
     def stop(self) -> int:
         self._stop.set()
         self._thread.join()
@@ -92,19 +100,27 @@ class PeakMemory:
         return self.peak
 
 
-def run_pipeline(data: Path, output: Path, log: Path) -> tuple[float, int, dict]:
+def run_pipeline(data: Path, output: Path, log: Path, until: str | None) -> tuple[float, int, dict, dict]:
+    """(wall seconds, peak RSS, seconds per component, peak RSS per component); with `until`, the run is stopped as
+    that component starts."""
     started = time.monotonic()
     with open(log, "w") as handle:
         process = subprocess.Popen([sys.executable, "-m", "avrec.cli", "run", "--data", str(data), "--output",
                                     str(output), "--no-content", "--epochs", "1", "--format", "generic"],
-                                   stdout=handle, stderr=subprocess.STDOUT)
+                                   stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
         memory = PeakMemory(process.pid, log)
-        code = process.wait()
+        while process.poll() is None:
+            if until is not None and memory.component == until:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait()
+                break
+            time.sleep(1)
     peak = memory.stop()
     seconds = time.monotonic() - started
-    if code != 0:
-        raise SystemExit(f"the pipeline failed ({code}); see {log}")
-    return seconds, peak, json.loads((output / "timings.json").read_text())["components"], memory.by_component
+    if until is None and process.returncode != 0:
+        raise SystemExit(f"the pipeline failed ({process.returncode}); see {log}")
+    components = {name: float(value) for name, value in COMPONENT_DONE.findall(log.read_text())}
+    return seconds, peak, components, {name: rss for name, rss in memory.by_component.items() if name != until}
 
 
 def main() -> None:
@@ -112,6 +128,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,5000000,25000000", help="interactions (default: %(default)s)")
     parser.add_argument("--work", type=Path, default=None, help="where data and outputs go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the data and outputs")
+    parser.add_argument("--until", metavar="COMPONENT", help="stop each run as this component starts (e.g. "
+                        "CatalogTrainer, whose one epoch takes hours at 25M): the table covers the steps before it")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="avrec-scale-"))
     rows = []
@@ -120,7 +138,7 @@ def main() -> None:
         generated = time.monotonic()
         write_log(data, size)
         print(f"{size:,} interactions: generated in {time.monotonic() - generated:.0f} s; running ...", flush=True)
-        seconds, peak, components, memory = run_pipeline(data, output, work / f"run-{size}.log")
+        seconds, peak, components, memory = run_pipeline(data, output, work / f"run-{size}.log", args.until)
         rows.append((size, seconds, peak, components, memory))
         print(f"  {seconds:.0f} s, peak RSS {peak / 2**30:.1f} GiB", flush=True)
         if not args.keep:
@@ -137,6 +155,8 @@ def main() -> None:
     print(f"| interactions | {' | '.join(names)} |\n|---:|" + "---:|" * len(names))
     for size, *_, memory in rows:
         print(f"| {size:,} | " + " | ".join(f"{memory.get(name, 0) / 2**30:.1f}" for name in names) + " |")
+    if args.until:
+        print(f"\nEach run was stopped as {args.until} started: wall time and s per M cover the steps before it.")
     print(f"\nmachine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
 
 

@@ -2,7 +2,8 @@
 import pytest
 
 from avrec.cli import build_parser
-from avrec.config import ConfigError, DataConfig, EncoderConfig, ModelConfig, QueryConfig, ServingConfig, default
+from avrec.config import (ConfigError, DataConfig, EncoderConfig, ModelConfig, PipelineConfig, QueryConfig,
+                          ServingConfig, default)
 
 
 @pytest.mark.parametrize("section,values,field", [
@@ -16,6 +17,7 @@ from avrec.config import ConfigError, DataConfig, EncoderConfig, ModelConfig, Qu
     (ServingConfig, {"rest_port": 70000}, "rest_port"),
     (QueryConfig, {"k": 0}, "k must be >= 1"),
     (DataConfig, {"cold_item_fraction": 1.0}, "cold_item_fraction"),
+    (PipelineConfig, {"group_events": -1}, "group_events must be >= 0"),
 ])
 def test_a_bad_value_names_its_field(section, values, field):
     with pytest.raises(ConfigError, match=field):
@@ -70,3 +72,14 @@ def test_the_content_paths_warm_bound_is_a_run_option():
         ["run", "--max-warm-drop", "0.05"])).model.content_path_max_warm_drop == 0.05
     with pytest.raises(ConfigError, match="content_path_max_warm_drop"):
         config_from_args(build_parser().parse_args(["run", "--max-warm-drop", "1.5"]))
+
+
+def test_user_shards_are_a_run_option():
+    from avrec.cli.run import config_from_args
+
+    assert config_from_args(build_parser().parse_args(["run"])).pipeline.group_events == default(
+        PipelineConfig, "group_events")
+    spilling = config_from_args(build_parser().parse_args([
+        "compile", "--runner", "kubeflow", "--output", "x", "--pipeline-root", "gs://b/root", "--task-output",
+        "gs://b/out", "--group-events", "0"]), runner="kubeflow")
+    assert spilling.pipeline.group_events == 0

@@ -89,6 +89,10 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baselines", type=item_list, default=list(default(EvalConfig, "baselines")),
                         help="comma-separated baselines scored beside the model (default: "
                              f"{','.join(default(EvalConfig, 'baselines'))})")
+    parser.add_argument("--group-events", type=int, default=default(PipelineConfig, "group_events"), metavar="N",
+                        help="on Beam's DirectRunner, which holds a shuffle in memory, TimeSplit groups users in "
+                             "shards of at most N events, one after another (0: one shard, for Dataflow, Flink or "
+                             "Spark; default: %(default)s)")
     parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="an argument for every Beam step, e.g. --beam-arg=--runner=DataflowRunner (repeat; "
                              "default: DirectRunner, multi-processing, one worker per core)")
@@ -104,7 +108,8 @@ def config_from_args(args: argparse.Namespace, runner: str | None = None) -> Run
                         pretrain_epochs=args.pretrain, content_path_max_warm_drop=args.max_warm_drop)
     tune = TuneConfig(trials=args.tune_trials if args.tune else 0, algorithm=args.tune_algorithm)
     pipeline = PipelineConfig(runner=runner or getattr(args, "runner", "local"), beam_args=tuple(args.beam_arg),
-                              keep_versions=args.keep_versions, **({"image": args.image} if "image" in args else {}))
+                              keep_versions=args.keep_versions, group_events=args.group_events,
+                              **({"image": args.image} if "image" in args else {}))
     return RunConfig(output_dir=args.output, model_name=args.model_name, data=data, model=model, pipeline=pipeline,
                      eval=EvalConfig(baselines=tuple(args.baselines)), tune=tune)
 

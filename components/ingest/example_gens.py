@@ -33,6 +33,7 @@ from avrec.data.table import Chunk
 from avrec.errors import DataError
 
 BAD_ROWS_FILE = "bad_rows.json"
+EVENT_COUNT = "events"  # the custom property of the events artifact: its usable events (TimeSplit shards by it)
 EVENT_FEATURES = (F.USER_ID, F.ITEM_ID, F.RATING, F.TIMESTAMP)
 _REPORTS = "reports"
 
@@ -91,9 +92,9 @@ class _Executor(BaseExampleGenExecutor):
                     file_name_suffix=".gz")
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, "tfrecords_gzip")
-        self.check(examples.uri, exec_properties)
+        self.check(examples, exec_properties)
 
-    def check(self, artifact_uri: str, exec_properties: dict) -> None:
+    def check(self, examples, exec_properties: dict) -> None:
         """Raises a user error when what was read cannot be used."""
 
 
@@ -112,12 +113,13 @@ class _EventsExecutor(_Executor):
              | "WriteReport" >> beam.Map(_write_report, os.path.join(artifact_uri, BAD_ROWS_FILE)))
         return read.events
 
-    def check(self, artifact_uri, exec_properties):
-        report = read_bad_rows(artifact_uri)
+    def check(self, examples, exec_properties):
+        report = read_bad_rows(examples.uri)
         report.check(data_config(exec_properties).max_bad_fraction)
         events = report.to_dict()["files"].get(self._events_file, {"rows": 0, "bad": 0})
         if events["rows"] == events["bad"]:
             raise DataError(f"no usable interactions in {self._events_file} ({events['bad']} bad rows skipped)")
+        examples.set_int_custom_property(EVENT_COUNT, events["rows"] - events["bad"])
 
 
 def read_bad_rows(artifact_uri: str) -> BadRowReport:

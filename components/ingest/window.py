@@ -21,6 +21,7 @@ class SpanEntry:
     events: str  # URI of the span's events (EventExampleGen)
     examples: str  # URI of the examples made when it was the newest span (TimeSplit)
     cutoff: int | None  # its evaluation period began at this timestamp (None: one dataset, per-user holdout)
+    events_count: int = 0  # its usable events (EventExampleGen's EVENT_COUNT; 0 in windows written before it)
 
 
 def read_window(uri: str | None) -> list[SpanEntry]:
