@@ -16,6 +16,7 @@ A distributed runner (Dataflow, Flink, Spark) spills its shuffles to disk: one s
 """
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import os
@@ -74,6 +75,15 @@ def _shard_prefix(staging: str, shard: int) -> str:
     return os.path.join(staging, "shards", f"{shard}-")
 
 
+def _fact_path(staging: str, name: str) -> str:
+    return os.path.join(staging, f"{name}.json")
+
+
+def read_fact(staging: str, name: str):
+    """What `prepare` found for every shard: CUTOFF or COLD."""
+    return read_json(_fact_path(staging, name))
+
+
 def _cutoff(quantiles: list[int], eval_fraction: float) -> int:
     return int(quantiles[round((1 - eval_fraction) * (len(quantiles) - 1))])
 
@@ -90,12 +100,12 @@ def prepare(pipeline, sources: dict[int, str], shards: int, staging: str, newest
              | "Times" >> beam.Map(lambda event: event[1][0])
              | "Quantiles" >> beam.ApproximateQuantiles.Globally(101)
              | "Cutoff" >> beam.Map(_cutoff, span_eval_fraction)
-             | "WriteCutoff" >> beam.Map(write_json, os.path.join(staging, f"{CUTOFF}.json")))
+             | "WriteCutoff" >> beam.Map(write_json, _fact_path(staging, CUTOFF)))
     elif cold_fraction:
         _ = (events | "Items" >> beam.Map(lambda event: event[1][1]) | "Distinct" >> beam.Distinct()
              | "AllItems" >> beam.combiners.ToList()
              | "ColdItems" >> beam.Map(lambda items: sorted(cold_items(items, cold_fraction)))
-             | "WriteCold" >> beam.Map(write_json, os.path.join(staging, f"{COLD}.json")))
+             | "WriteCold" >> beam.Map(write_json, _fact_path(staging, COLD)))
 
 
 class _SplitUsers(beam.DoFn):
@@ -155,7 +165,7 @@ def merged_summaries(staging: str, shards: int, eval_examples: int) -> tuple[dic
     for shard in range(shards):
         for item, count in read_json(_summary_path(staging, _TRAINED, shard)).items():
             trained[item] = trained.get(item, 0) + count
-        lowest = sorted(lowest + read_json(_summary_path(staging, _LOWEST, shard)))[:eval_examples]
+        lowest = heapq.nsmallest(eval_examples, lowest + read_json(_summary_path(staging, _LOWEST, shard)))
         repeats += read_json(_summary_path(staging, REPEATS, shard))
     return trained, max(lowest) if len(lowest) >= eval_examples else None, repeats[:3]
 

@@ -96,10 +96,9 @@ class _Executor(base_beam_executor.BaseBeamExecutor):
                 pipeline, sources, shards, staging, span if spans else None, data.span_eval_fraction,
                 data.cold_item_fraction))
         if spans:
-            plan = dataclasses.replace(plan, cutoff=steps.read_json(os.path.join(staging, f"{steps.CUTOFF}.json")))
+            plan = dataclasses.replace(plan, cutoff=steps.read_fact(staging, steps.CUTOFF))
         elif data.cold_item_fraction:
-            plan = dataclasses.replace(plan, cold=frozenset(steps.read_json(os.path.join(staging,
-                                                                                         f"{steps.COLD}.json"))))
+            plan = dataclasses.replace(plan, cold=frozenset(steps.read_fact(staging, steps.COLD)))
         eval_examples = exec_properties["eval_examples"]
         train_prefix = os.path.join(artifact_utils.get_split_uri([examples], TRAIN), "data_tfrecord")
         for shard in range(shards):
