@@ -61,8 +61,11 @@ class _Section:
         pass
 
     def _at_least(self, minimum: int, *names: str) -> None:
+        self._each(names, lambda value: value >= minimum, f">= {minimum}")
+
+    def _each(self, names, test, rule: str) -> None:
         for name in names:
-            _require(getattr(self, name) >= minimum, f"{name} must be >= {minimum}, got {getattr(self, name)}")
+            _require(test(getattr(self, name)), f"{name} must be {rule}, got {getattr(self, name)}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]):
@@ -192,6 +195,9 @@ class ModelConfig(_Section):
     # How the query tower reads the history: "attention" (causal self-attention over its order, models.attention)
     # or "mean" (its mean and most recent item).
     user_tower: str = "attention"
+    # Train each window TimeSplit marks at every position (SASRec's loss), not each target alone: an epoch then
+    # reads each history about once, not once per target (models.retrieval).
+    every_position: bool = True
     attention_blocks: int = 2
     attention_heads: int = 1
     attention_dropout: float = 0.2
@@ -201,18 +207,14 @@ class ModelConfig(_Section):
                        "top_k", "user_min_examples", "patience", "attention_blocks", "attention_heads",
                        "full_softmax_budget")
         self._at_least(0, "validation_examples", "pretrain_epochs")
-        _require(self.temperature > 0, f"temperature must be > 0, got {self.temperature}")
-        _require(0 <= self.id_dropout < 1, f"id_dropout must be in [0, 1), got {self.id_dropout}")
+        self._each(("temperature", "learning_rate"), lambda value: value > 0, "> 0")
+        self._each(("id_dropout", "modality_dropout", "content_path_max_warm_drop", "attention_dropout"),
+                   lambda value: 0 <= value < 1, "in [0, 1)")
         _require(self.fusion in ("gated", "alpha"), f"fusion must be 'gated' or 'alpha', got {self.fusion!r}")
         _require(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
-        _require(0 <= self.modality_dropout < 1, f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
-        _require(0 <= self.content_path_max_warm_drop < 1,
-                 f"content_path_max_warm_drop must be in [0, 1), got {self.content_path_max_warm_drop}")
-        _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
         _require(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         _require(self.user_tower in USER_TOWERS,
                  f"user_tower must be one of {', '.join(USER_TOWERS)}, got {self.user_tower!r}")
-        _require(0 <= self.attention_dropout < 1, f"attention_dropout must be in [0, 1), got {self.attention_dropout}")
 
     def uses_full_softmax(self, catalog_items: int, training_examples: int) -> bool:
         if self.loss == "auto":
@@ -381,11 +383,9 @@ class ServingConfig(_Section):
         _require(bool(self.host), "host must not be empty")
         for name in ("rest_port", "grpc_port"):
             _require(0 <= getattr(self, name) <= 65535, f"{name} must be in [0, 65535], got {getattr(self, name)}")
-        _require(self.poll_seconds > 0, f"poll_seconds must be > 0, got {self.poll_seconds}")
+        self._each(("poll_seconds", "request_timeout_seconds"), lambda value: value > 0, "> 0")
         self._at_least(1, "workers", "max_body_bytes", "max_batch", "max_list_length", "max_tensor_elements",
                        "max_in_flight")
-        _require(self.request_timeout_seconds > 0,
-                 f"request_timeout_seconds must be > 0, got {self.request_timeout_seconds}")
 
 
 @dataclasses.dataclass(frozen=True)

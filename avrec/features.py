@@ -15,6 +15,7 @@ HISTORY = "history"
 COLD = "cold"  # 1 when the target item is a cold-start item, held out of training entirely
 TARGET_GROUP = "target_group"  # one of TARGET_GROUPS: what training knows of the target item (evaluation slices)
 LATEST = "latest"  # 1 on a user's latest training example: the time-based validation slice is drawn from these
+WINDOW = "window"  # on training examples: how many trailing items (history, then target) the row trains as a window
 HORIZON = "horizon"  # how many leading history items precede the user's evaluation period (the future protocol)
 TITLE = "title"
 GENRES = "genres"
@@ -28,7 +29,7 @@ MODALITIES = ("text", "image", "audio")
 
 # One row per interaction (train and eval splits).
 INTERACTION_FEATURES = (USER_ID, ITEM_ID, RATING, TIMESTAMP, HISTORY, TITLE, GENRES, TEXT, COLD, TARGET_GROUP, LATEST,
-                        HORIZON)
+                        WINDOW, HORIZON)
 # Target items trained on at most this many times form the few-interaction slice.
 FEW_INTERACTIONS = 5
 # many: trained on more than FEW_INTERACTIONS times; few: at most FEW_INTERACTIONS (0 for
@@ -43,7 +44,7 @@ ITEM_CONTENT_FEATURES = (TITLE, GENRES, TEXT)
 
 LIST_FEATURES = frozenset({HISTORY, GENRES, IMAGE_PATHS, FRAME_PATHS})
 FLOAT_FEATURES = frozenset({RATING})
-INTEGER_FEATURES = frozenset({TIMESTAMP, COLD, LATEST, HORIZON})
+INTEGER_FEATURES = frozenset({TIMESTAMP, COLD, LATEST, WINDOW, HORIZON})
 
 
 def feature_spec(names: Iterable[str]) -> dict:

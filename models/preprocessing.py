@@ -30,6 +30,8 @@ HISTORY_KEYS = "history_keys"  # [batch, history_length] raw item ids, most rece
 GENRE_INDICES = "genre_indices"  # sparse, one row per example
 TOKEN_INDICES = "token_indices"  # sparse, one row per example
 LATEST = F.LATEST  # passed through: 1 on a user's latest training example
+WINDOW = F.WINDOW  # passed through: the trailing items of history + target the row trains as a window
+HELD = "held"  # added by the Trainer's input: the row's target is in the validation slice (train its window's rest)
 HISTORY_PAD = ""
 INDEX_PAD = -1  # pads dense index lists (genres, tokens) where a batch of them is dense
 
@@ -88,4 +90,5 @@ def preprocessing_fn(inputs, custom_config):
         GENRE_INDICES: genre_indices.to_sparse(),
         TOKEN_INDICES: token_indices.to_sparse(),
         LATEST: _scalar(inputs[F.LATEST]),
+        WINDOW: _scalar(inputs[F.WINDOW]),
     }

@@ -58,6 +58,12 @@ class MeanAndLatest(tf.keras.layers.Layer):
         latest = tf.gather(history, tf.maximum(lengths - 1, 0), batch_dims=1)
         return self.mlp(tf.concat([mean, latest], axis=-1))
 
+    def every_position(self, history, present, training=None):
+        """[B, L, D]: the read at each present position (the mean up to it, and its item), zeros elsewhere."""
+        weights = tf.cast(present, history.dtype)[:, :, tf.newaxis]
+        mean = tf.math.divide_no_nan(tf.cumsum(history * weights, axis=1), tf.cumsum(weights, axis=1))
+        return self.mlp(tf.concat([mean, history], axis=-1)) * weights
+
 
 class QueryTower(tf.keras.Model):
     """The user's recent item vectors [B, L, D] (most recent last) read by self-attention over their order
@@ -77,11 +83,21 @@ class QueryTower(tf.keras.Model):
         self.behaviour_only = False  # pretraining: the history alone, no user id
 
     def call(self, features, history, present, training=None):
-        read = self.history(history, present, training=training)
+        return self._with_user(features, self.history(history, present, training=training), training)
+
+    def every_position(self, features, history, present, training=None):
+        """[B, L + 1, D]: at slot j, the query of the row's first j history items (slot 0: an empty history), as
+        `call` reads those j alone."""
+        reads = self.history.every_position(history, present, training=training)
+        empty = self.history(tf.zeros_like(history[:1, :1]), tf.zeros_like(present[:1, :1]), training=False)
+        empty = tf.broadcast_to(empty[:, tf.newaxis], tf.stack([tf.shape(reads)[0], 1, tf.shape(reads)[2]]))
+        return self._with_user(features, tf.concat([empty, reads], axis=1), training, expand=True)
+
+    def _with_user(self, features, read, training, expand=False):
         if self.behaviour_only:
             return read
-        users = self.user_dropout(features[P.USER_INDEX], training=training)
-        return read + self.user_projection(self.user_embedding(users))
+        user = self.user_projection(self.user_embedding(self.user_dropout(features[P.USER_INDEX], training=training)))
+        return read + (user[:, tf.newaxis] if expand else user)
 
 
 class CandidateTower(tf.keras.Model):

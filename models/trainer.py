@@ -88,6 +88,10 @@ def run_fn(fn_args) -> None:
     logging.info("Training on %d examples, vocabularies %s", data.examples, data.sizes)
     progress.info("training on %d examples, stopping on a validation slice of %d (each one a user's latest)",
                   data.examples, data.held)
+    progress.info("reading %s", f"{data.windows} windows at every position, {data.windows_per_batch(config)} a batch"
+                  if data.every_position(config) else "each example's target alone" + (
+                      f" (a window of {data.widest} targets is longer than history_length {config.history_length} + 1)"
+                      if config.every_position and data.windows else ""))
     progress.info("loss: %s", f"full softmax over the catalog's {data.catalog.size} items ({cost:.2g} item-examples "
                   "an epoch)" if config.uses_full_softmax(data.catalog.size, data.examples) else
                   f"in-batch softmax with log-Q correction (full softmax would cost {cost:.2g} item-examples an "

@@ -37,7 +37,7 @@ COUNTING_BATCH = 8192
 HYPERBAND_BOOKKEEPING = "tuner/"  # Hyperband's own values (epochs, bracket, round) beside the searched ones
 # What a training batch is parsed for: the query's inputs, the target and the validation slice's choice. The items'
 # own features come from the catalog (CatalogItems), so parsing them per example would be wasted.
-BATCH_FEATURES = (P.USER_INDEX, P.USER_KEY, P.ITEM_KEY, P.HISTORY_KEYS, P.LATEST)
+BATCH_FEATURES = (P.USER_INDEX, P.USER_KEY, P.ITEM_KEY, P.HISTORY_KEYS, P.LATEST, P.WINDOW)
 
 
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -101,6 +101,8 @@ class TrainingData:
     counts: np.ndarray  # training examples per catalog row (the validation slice left out)
     held: int  # examples in the validation slice
     share: float  # the share of users whose latest example is held out
+    windows: int  # rows TimeSplit marks as windows (models.retrieval)
+    widest: int  # the most targets one window trains
 
     @property
     def examples(self) -> int:
@@ -112,9 +114,21 @@ class TrainingData:
         return self.fn_args.data_accessor.tf_dataset_factory(self.fn_args.train_files, options,
                                                             batch_schema(self.tft_output))
 
+    def every_position(self, config: ModelConfig) -> bool:
+        """Whether training reads windows at every position: configured, and each window within the history the
+        model keeps (a window needs its first target's history inside it)."""
+        return config.every_position and self.windows > 0 and self.widest <= config.history_length + 1
+
+    def windows_per_batch(self, config: ModelConfig) -> int:
+        """As many windows as hold about `batch_size` targets."""
+        return max(1, round(config.batch_size * self.windows / max(self.examples, 1)))
+
     def train(self, config: ModelConfig) -> tf.data.Dataset:
-        """Shuffled batches, repeating, the validation slice left out."""
+        """Shuffled batches, repeating, the validation slice left out: examples, or windows of about as many
+        targets with the validation slice's targets marked."""
         examples = self._dataset(config.batch_size, shuffle=True, seed=config.seed, epochs=None)
+        if self.every_position(config):
+            return validation.windows(examples, self.share, self.windows_per_batch(config))
         return validation.part(examples, self.share, config.batch_size, held=False) if self.held else examples
 
     def validation(self, config: ModelConfig) -> tf.data.Dataset | None:
@@ -125,12 +139,15 @@ class TrainingData:
                                config.batch_size, held=True).cache()
 
     def steps_per_epoch(self, config: ModelConfig) -> int:
+        if self.every_position(config):
+            return max(1, math.ceil(self.windows / self.windows_per_batch(config)))
         return max(1, math.ceil(self.examples / config.batch_size))
 
 
-def _count(fn_args, tft_output, catalog: CatalogItems, config: ModelConfig) -> tuple[np.ndarray, int, float]:
-    """(training examples per catalog row, validation slice size, user share), in two streaming passes: memory is
-    the catalog, not the log."""
+def _count(fn_args, tft_output, catalog: CatalogItems, config: ModelConfig) -> tuple[np.ndarray, int, float, int,
+                                                                                    int]:
+    """(training examples per catalog row, validation slice size, user share, windows, the widest window), in two
+    streaming passes: memory is the catalog, not the log."""
     options = tfxio.TensorFlowDatasetOptions(batch_size=COUNTING_BATCH, shuffle=False, num_epochs=1)
 
     def batches():
@@ -138,15 +155,17 @@ def _count(fn_args, tft_output, catalog: CatalogItems, config: ModelConfig) -> t
 
     latest = sum(int(tf.reduce_sum(batch[P.LATEST])) for batch in batches()) if config.validation_examples else 0
     share = validation.user_share(latest, config.validation_examples)
-    counts, held = np.zeros(catalog.size, np.int64), 0
+    counts, held, windows, widest = np.zeros(catalog.size, np.int64), 0, 0, 0
     for batch in batches():
+        window = tf.reshape(batch[P.WINDOW], [-1]).numpy()
+        windows, widest = windows + int((window > 0).sum()), max(widest, int(window.max(initial=0)))
         rows = catalog.rows_of(tf.reshape(batch[P.ITEM_KEY], [-1])).numpy()
         if share:
             mask = validation.held_out(batch, share).numpy()
             held += int(mask.sum())
             rows = rows[~mask]
         counts += np.bincount(rows[rows >= 0], minlength=catalog.size)
-    return counts, held, share
+    return counts, held, share, windows, widest
 
 
 def prepare(fn_args, config: ModelConfig) -> TrainingData:
@@ -161,9 +180,9 @@ def prepare(fn_args, config: ModelConfig) -> TrainingData:
         embedded = read_content(fn_args.custom_config[CONTENT_URI_KEY])
         content = ItemContent(embedded.item_id, embedded.vectors(), embedded.present, name="item_content")
         encoders = EncoderConfig.from_dict(fn_args.custom_config["encoders"]).resolved()
-    counts, held, share = _count(fn_args, tft_output, catalog, config)
+    counts, held, share, windows, widest = _count(fn_args, tft_output, catalog, config)
     return TrainingData(fn_args, tft_output, sizes, catalog, raw_catalog[F.TITLE], content, encoders, counts, held,
-                        share)
+                        share, windows, widest)
 
 
 def build_model(data: TrainingData, config: ModelConfig) -> TwoTowerModel:
@@ -171,7 +190,8 @@ def build_model(data: TrainingData, config: ModelConfig) -> TwoTowerModel:
         tuned_text = (load_text_embedder(data.encoders.text_encoder, data.encoders.text_preprocessor, trainable=True)
                       if data.encoders and config.finetune_text else None)
         model = TwoTowerModel(data.sizes, config, data.catalog, sampling_probabilities(data.counts), data.content,
-                              tuned_text, full_softmax=config.uses_full_softmax(data.catalog.size, data.examples))
+                              tuned_text, full_softmax=config.uses_full_softmax(data.catalog.size, data.examples),
+                              every_position=data.every_position(config))
         compile_model(model, config)
     return model
 

@@ -44,6 +44,19 @@ def part(examples: tf.data.Dataset, share: float, batch_size: int, held: bool) -
     return chosen.prefetch(tf.data.AUTOTUNE)
 
 
+def windows(examples: tf.data.Dataset, share: float, per_batch: int) -> tf.data.Dataset:
+    """Batches of dense features -> their window rows (models.retrieval), `per_batch` at a time, each marked `held`
+    when its target is in the validation slice: the window trains its other targets."""
+
+    def select(features: dict) -> dict:
+        chosen = tf.reshape(features[P.WINDOW], [-1]) > 0
+        features = {**features, P.HELD: held_out(features, share) if share else tf.zeros_like(chosen)}
+        return {name: tf.boolean_mask(value, chosen) for name, value in features.items()}
+
+    return examples.map(select, num_parallel_calls=tf.data.AUTOTUNE).unbatch().batch(per_batch).prefetch(
+        tf.data.AUTOTUNE)
+
+
 def recall_at_10(model, examples: tf.data.Dataset, keep=None, cold: bool = False) -> float:
     """Recall@10 of `model` (a TwoTowerModel) on batched examples against every catalog item, each example's history
     excluded and ties counted against the target, as the evaluation ranks. keep: the pretrained modalities read

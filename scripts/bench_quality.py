@@ -29,6 +29,7 @@ SOURCE = ROOT / "data" / "ml-latest-small"
 VARIANTS = {
     "default": [],
     "mean": ["--user-tower", "mean"],
+    "per_example": ["--per-example"],
     "pretrain": ["--pretrain"],
     "tune": ["--tune"],
     "in_batch": ["--loss", "in_batch"],

@@ -32,7 +32,8 @@ USERS_PER_INTERACTION = 160_000 / 25_000_000
 ITEMS_PER_INTERACTION = 60_000 / 25_000_000
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Documentary", "Music", "Animation", "Thriller")
 COMPONENT_START = re.compile(r"^\[\s*\d+/\d+\] (\S+)", re.MULTILINE)  # the CLI's progress line as a component starts
-COMPONENT_DONE = re.compile(r"^\[\s*\d+/\d+\] (\S+) \.\.\. done in ([\d.]+)s", re.MULTILINE)
+# "... done in" on the start line, or on a line of its own after the component's progress lines
+COMPONENT_DONE = re.compile(r"^\[\s*\d+/\d+\] (\S+)(?: \.\.\.)? done in ([\d.]+)s", re.MULTILINE)
 CHUNK = 1_000_000  # interactions generated and written at a time: the generator's memory is bounded too
 
 

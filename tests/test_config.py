@@ -59,6 +59,8 @@ def test_tune_and_pretrain_flags_reach_the_run_config():
     assert (tuned.tune.trials, tuned.tune.algorithm, tuned.model.pretrain_epochs, tuned.model.user_tower) == (
         3, "hyperband", 3, "mean")
     assert config_from_args(build_parser().parse_args(["run", "--pretrain", "5"])).model.pretrain_epochs == 5
+    assert plain.model.every_position and not config_from_args(
+        build_parser().parse_args(["run", "--per-example"])).model.every_position
     with pytest.raises(ConfigError, match="trials"):
         config_from_args(build_parser().parse_args(["run", "--tune", "--tune-trials", "-1"]))
 

@@ -53,6 +53,9 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user-tower", choices=USER_TOWERS, default=default(ModelConfig, "user_tower"),
                         help="how the query tower reads the history: its mean and latest item, or self-attention "
                              "over its order (default: %(default)s)")
+    parser.add_argument("--per-example", action="store_true",
+                        help="train each example's target alone, not each window of targets at every position "
+                             "at once (the default, as SASRec trains: far cheaper epochs for long histories)")
     parser.add_argument("--fusion", choices=("gated", "alpha"), default=default(ModelConfig, "fusion"),
                         help="how the item tower fuses content: learned gates or alpha * text + (1 - alpha) * "
                              "vision (default: %(default)s)")
@@ -103,7 +106,8 @@ def config_from_args(args: argparse.Namespace, runner: str | None = None) -> Run
                       max_bad_fraction=args.max_bad_fraction, cold_item_fraction=args.cold_items,
                       span_window=args.span_window, span_eval_fraction=args.span_eval_fraction)
     model = ModelConfig(epochs=args.epochs, content=not args.no_content, fusion=args.fusion, loss=args.loss,
-                        user_tower=args.user_tower, finetune_text=args.finetune_text,
+                        user_tower=args.user_tower, every_position=not args.per_example,
+                        finetune_text=args.finetune_text,
                         learning_rate=args.learning_rate, warm_start=not args.from_scratch,
                         pretrain_epochs=args.pretrain, content_path_max_warm_drop=args.max_warm_drop)
     tune = TuneConfig(trials=args.tune_trials if args.tune else 0, algorithm=args.tune_algorithm)

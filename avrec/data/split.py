@@ -16,8 +16,11 @@ Two protocols:
   after that span's own cut, which were its evaluation examples when it was the newest.
 
 Each user's latest training example is marked `latest` (the Trainer draws its time-based validation slice from
-these), and every evaluation example carries its `horizon`: how many of its history items precede the user's
-evaluation period, so the future protocol can predict the whole period from what was known before it.
+these). Training examples also mark the windows the Trainer reads every position of (SASRec's loss): `window` is
+how many of the row's last items (its history, then its target) are training targets this row trains, 0 on every
+other row, so that the windows tile each user's training targets, each once, at most `max_history` per row. Every
+evaluation example carries its `horizon`: how many of its history items precede the user's evaluation period, so the
+future protocol can predict the whole period from what was known before it.
 """
 from __future__ import annotations
 
@@ -61,6 +64,7 @@ class UserExample:
     cold: int
     role: str  # TRAIN or EVAL
     latest: int = 0  # 1 on the user's latest training example, when the user has more than one
+    window: int = 0  # trailing items of history + [item_id] this row trains in a window (0: none)
     horizon: int = 0  # leading history items before the user's evaluation period (len(history) for training)
 
 
@@ -132,20 +136,39 @@ def split_user(events: list[Event], plan: SplitPlan) -> UserSplit:
     events, repeats = _distinct(events)
     roles = _roles_one_dataset(events, plan) if plan.newest_span is None else _roles_spans(events, plan)
     period = _period_start(events, roles, plan.cold)
-    examples, seen, trainable = [], [], []
+    examples, seen, trainable, places = [], [], [], []
     for position, ((timestamp, item, rating, _), role) in enumerate(zip(events, roles)):
         is_cold = item in plan.cold
         if role is not None:
             history = list(seen) if role == EVAL else trainable[-plan.max_history:]
             horizon = min(position, period) if role == EVAL else len(history)
             examples.append(UserExample(item, rating, timestamp, history, int(is_cold), role, horizon=horizon))
+            places.append(len(trainable))
         seen.append(item)
         if not is_cold and role != EVAL:
             trainable.append(item)
     training = [n for n, example in enumerate(examples) if example.role == TRAIN]
+    windows = _windows([places[n] for n in training], plan.max_history)
+    for n, window in zip(training, windows):
+        examples[n] = dataclasses.replace(examples[n], window=window)
     if len(training) > 1:
         examples[training[-1]] = dataclasses.replace(examples[training[-1]], latest=1)
     return UserSplit(examples, repeats, trainable)
+
+
+def _windows(places: list[int], length: int) -> list[int]:
+    """Per training example (its place in the user's trainable sequence, ascending), how many targets its row trains
+    as a window: runs of consecutive places (a history-only item breaks a run, as it is no target) are cut from
+    their end into windows of at most `length` targets, each ending at the row that trains it."""
+    windows = [0] * len(places)
+    end = len(places) - 1
+    while end >= 0:
+        start = end
+        while start > 0 and places[start - 1] == places[start] - 1 and end - start + 1 < length:
+            start -= 1
+        windows[end] = end - start + 1
+        end = start - 1
+    return windows
 
 
 def target_group(cold: int, history: list[str], trained: int) -> str:

@@ -125,7 +125,8 @@ class _SplitUsers(beam.DoFn):
             yield beam.pvalue.TaggedOutput(example.role, {
                 F.USER_ID: user, F.ITEM_ID: example.item_id, F.RATING: float(example.rating),
                 F.TIMESTAMP: int(example.timestamp), F.HISTORY: example.history, F.TITLE: title, F.GENRES: genres,
-                F.TEXT: text, F.COLD: example.cold, F.LATEST: example.latest, F.HORIZON: example.horizon})
+                F.TEXT: text, F.COLD: example.cold, F.LATEST: example.latest, F.WINDOW: example.window,
+                F.HORIZON: example.horizon})
         for item in split.trained:
             yield beam.pvalue.TaggedOutput(_TRAINED, item)
         for timestamp, item, _, _ in split.repeats:

@@ -94,3 +94,27 @@ def test_latest_marks_a_users_last_training_example_and_horizon_where_the_eval_p
     assert [e.horizon for e in examples if e.role == TRAIN] == [0, 1, 2]
     only = split_user(events("ab"), SplitPlan(holdout_last=1)).examples
     assert [e.latest for e in only] == [0, 0]  # a user's single training example is never held for validation
+
+
+def _window_targets(example):
+    """The items a window row trains: the last `window` of its history, then its target."""
+    return (example.history + [example.item_id])[len(example.history) + 1 - example.window:] if example.window else []
+
+
+def test_windows_tile_every_training_target_once_each_read_from_the_items_before_it():
+    items = [f"i{n}" for n in range(22)]
+    examples = split_user(events(items), SplitPlan(holdout_last=3, max_history=5)).examples
+    training = [e for e in examples if e.role == TRAIN]
+    assert [e.window for e in training] == [0, 0, 0, 4] + [0, 0, 0, 0, 5] * 3  # cut from the end
+    assert [item for e in training for item in _window_targets(e)] == [e.item_id for e in training]
+    assert training[-1].latest and all(e.window == 0 for e in examples if e.role == EVAL)
+
+
+def test_a_history_only_item_is_no_window_target():
+    """Spans: the previous span's events before its cut are history for the window, trained in an earlier run."""
+    plan = SplitPlan(max_history=50, newest_span=2, cutoff=100, previous_span=1, previous_cutoff=3)
+    user = events("abcde", span=1) + events("fgh", start=50, span=2) + events("z", start=100, span=2)
+    training = [e for e in split_user(user, plan).examples if e.role == TRAIN]
+    assert [e.item_id for e in training] == list("defgh")
+    assert [item for e in training for item in _window_targets(e)] == list("defgh")  # a, b, c: history only
+    assert training[-1].history == list("abcdefg") and training[-1].window == 5

@@ -18,7 +18,7 @@ def test_last_n_keeps_the_most_recent_items_and_pads_on_the_right():
 
 SPEC = {**{name: tf.io.FixedLenFeature([1], tf.string) for name in ("user_id", "item_id", "title", "text")},
         "history": tf.io.VarLenFeature(tf.string), "genres": tf.io.VarLenFeature(tf.string),
-        "latest": tf.io.FixedLenFeature([1], tf.int64)}
+        "latest": tf.io.FixedLenFeature([1], tf.int64), "window": tf.io.FixedLenFeature([1], tf.int64)}
 
 
 def _transformed(rows: list[dict], config: ModelConfig, temp_dir) -> list[dict]:
@@ -35,18 +35,19 @@ def _transformed(rows: list[dict], config: ModelConfig, temp_dir) -> list[dict]:
 
 def test_preprocessing_fn_builds_vocabularies_with_oov_on_real_beam(tmp_path):
     rows = [{"user_id": [b"u1"], "item_id": [b"i1"], "history": [], "title": [b"Toy Story (1995)"],
-             "genres": [b"Comedy"], "text": [b"pixar"], "latest": [0]},
+             "genres": [b"Comedy"], "text": [b"pixar"], "latest": [0], "window": [0]},
             {"user_id": [b"u1"], "item_id": [b"i2"], "history": [b"i1", b"zz"], "title": [b"Heat"],
-             "genres": [b"Action", b"Crime"], "text": [b""], "latest": [1]}]
+             "genres": [b"Action", b"Crime"], "text": [b""], "latest": [1], "window": [2]}]
     first, second = _transformed(rows, ModelConfig(history_length=3, user_min_examples=2), tmp_path)
     # History items stay raw ids (the model reads them through its catalog), most recent last.
     assert second[P.HISTORY_KEYS].tolist() == [b"i1", b"zz", P.HISTORY_PAD.encode()]
     assert second[P.USER_INDEX] == 0 and second[P.LATEST] == 1  # u1 has 2 examples: in the user vocabulary
+    assert (first[P.WINDOW], second[P.WINDOW]) == (0, 2)  # passed through for the Trainer
     assert len(second[P.GENRE_INDICES]) == 2 and len(first[P.TOKEN_INDICES]) == 5  # toy story 1995 comedy pixar
 
 
 def test_users_with_fewer_examples_than_the_threshold_share_the_oov_id(tmp_path):
     rows = [{"user_id": [user], "item_id": [b"i1"], "title": [b"t"], "text": [b""], "history": [], "genres": [],
-             "latest": [0]} for user in [b"busy"] * 3 + [b"rare"]]
+             "latest": [0], "window": [1]} for user in [b"busy"] * 3 + [b"rare"]]
     transformed = _transformed(rows, ModelConfig(user_min_examples=3), tmp_path)
     assert [row[P.USER_INDEX] for row in transformed] == [0, 0, 0, 1]  # "rare" is the OOV row (vocabulary size 1)

@@ -28,8 +28,9 @@ def catalog(items: int = SIZES.items) -> CatalogItems:
     return CatalogItems(item_features(list(range(items))), oov_index=SIZES.items)
 
 
-def features(users, items, histories, config, latest=None):
-    """Training-example features: users and items by index, histories as lists of item indices, oldest first."""
+def features(users, items, histories, config, latest=None, window=None):
+    """Training-example features: users and items by index, histories as lists of item indices, oldest first; window:
+    the targets each row trains as a window (models.retrieval)."""
     histories = [[key(item) for item in history] for history in histories]
     ragged = (tf.ragged.constant(histories, dtype=tf.string, ragged_rank=1) if any(histories)
               else tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.string), [0] * len(users)))
@@ -39,4 +40,5 @@ def features(users, items, histories, config, latest=None):
         P.USER_KEY: tf.constant([f"u{user}" for user in users]),
         P.HISTORY_KEYS: P.last_n(ragged, config.history_length, P.HISTORY_PAD),
         P.LATEST: tf.constant(latest if latest is not None else [0] * len(users), tf.int64),
+        P.WINDOW: tf.constant(window if window is not None else [1] * len(users), tf.int64),
     }
