@@ -50,7 +50,7 @@ def windows(examples: tf.data.Dataset, share: float, per_batch: int) -> tf.data.
 
     def select(features: dict) -> dict:
         chosen = tf.reshape(features[P.WINDOW], [-1]) > 0
-        features = {**features, P.HELD: held_out(features, share) if share else tf.zeros_like(chosen)}
+        features = {**features, P.HELD: held_out(features, share)}  # share 0: none held
         return {name: tf.boolean_mask(value, chosen) for name, value in features.items()}
 
     return examples.map(select, num_parallel_calls=tf.data.AUTOTUNE).unbatch().batch(per_batch).prefetch(
