@@ -5,10 +5,13 @@ it was.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from avrec.pipeline.results import pipeline_run_ids
 from avrec.progress import PROGRESS
 
 LOG_FILE = "pipeline.log"
+SCRATCH_DIR = "scratch"
 # LocalDagRunner's and BeamDagRunner's log lines for a node starting and finishing.
 _STARTED = ("Component %s is running.", "node %s is running.")
 _FINISHED = ("Component %s is finished.", "node %s is finished.")
@@ -128,11 +132,31 @@ class _Quiet:
         self.loggers[1].setLevel(self.avrec_level)
 
 
+@contextlib.contextmanager
+def _scratch(directory: Path):
+    """The run's temporary files go under `directory`, removed when it ends (a killed run's, when the next starts).
+    TFX copies and packages itself into a new temporary directory for every Beam step and never removes it: about
+    50 MB per step, gigabytes a week for a daily retrain. The Beam workers inherit it through TMPDIR."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(directory)
+    try:
+        yield
+    finally:
+        if saved[0] is None:
+            os.environ.pop("TMPDIR")
+        else:
+            os.environ["TMPDIR"] = saved[0]
+        tempfile.tempdir = saved[1]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def run_monitored(runner, pipeline: tfx.dsl.Pipeline, metadata_path: Path, stream=sys.stdout) -> MonitoredRun:
     """Runs `pipeline` (created with metadata_connection(metadata_path)) with `runner` and says which run it was."""
     metadata_path.parent.mkdir(parents=True, exist_ok=True)
     progress = _Progress(stream, total=len(pipeline.components))
-    with _Quiet(progress, metadata_path.parent / LOG_FILE):
+    with _Quiet(progress, metadata_path.parent / LOG_FILE), _scratch(metadata_path.parent / SCRATCH_DIR):
         store = metadata_store.MetadataStore(metadata_connection(metadata_path))
         before = pipeline_run_ids(store)
         try:
