@@ -10,10 +10,18 @@ million interactions should not grow with the size, and the peak should stay wel
     python scripts/bench_scale.py                          # 1M, 5M and 25M interactions (hours on 2 cores)
     python scripts/bench_scale.py --sizes 1000000 --keep   # one size, keep the data and output under --work
     python scripts/bench_scale.py --sizes 10000000 --until CatalogTrainer   # the data preparation alone
+
+A run can be split over several calls with the same --work: a finished log is reused, the pipeline takes the
+components that finished from its cache, and the table adds up the calls (each component timed in the call that ran
+it, in work/measured-SIZE.json). 25M interactions take longer than a working session on 2 cores:
+
+    python scripts/bench_scale.py --sizes 25000000 --work W --keep --until CatalogTrainer   # then, later:
+    python scripts/bench_scale.py --sizes 25000000 --work W --keep
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -33,16 +41,19 @@ ITEMS_PER_INTERACTION = 60_000 / 25_000_000
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Documentary", "Music", "Animation", "Thriller")
 COMPONENT_START = re.compile(r"^\[\s*\d+/\d+\] (\S+)", re.MULTILINE)  # the CLI's progress line as a component starts
 # "... done in" on the start line, or on a line of its own after the component's progress lines
-COMPONENT_DONE = re.compile(r"^\[\s*\d+/\d+\] (\S+)(?: \.\.\.)? done in ([\d.]+)s", re.MULTILINE)
+COMPONENT_DONE = re.compile(r"^\[\s*\d+/\d+\] (\S+)(?: \.\.\.)? done in ([\d.]+)s( \(cached\))?", re.MULTILINE)
 CHUNK = 1_000_000  # interactions generated and written at a time: the generator's memory is bounded too
 
 
-def write_log(root: Path, interactions: int, seed: int = 0) -> None:
-    """interactions.csv (user_id, item_id, weight, timestamp) and items.csv (item_id, title, genres)."""
+def write_log(final: Path, interactions: int, seed: int = 0) -> None:
+    """interactions.csv (user_id, item_id, weight, timestamp) and items.csv (item_id, title, genres), written beside
+    `final` and moved there once complete, so that a log found there is whole."""
     rng = np.random.default_rng(seed)
     users = max(10, int(interactions * USERS_PER_INTERACTION))
     items = max(10, int(interactions * ITEMS_PER_INTERACTION))
-    root.mkdir(parents=True, exist_ok=True)
+    root = final.with_name(final.name + ".partial")
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
     with open(root / "items.csv", "w") as handle:
         handle.write("item_id,title,genres\n")
         for item in range(items):
@@ -59,6 +70,7 @@ def write_log(root: Path, interactions: int, seed: int = 0) -> None:
             timestamp = start + np.sort(rng.integers(0, 3 * 365 * 86400, n)) + offset
             weight = rng.integers(1, 6, n)
             handle.write("".join(f"u{u},i{i},{w},{t}\n" for u, i, w, t in zip(user, item, weight, timestamp)))
+    root.rename(final)
 
 
 class PeakMemory:
@@ -101,9 +113,9 @@ class PeakMemory:
         return self.peak
 
 
-def run_pipeline(data: Path, output: Path, log: Path, until: str | None) -> tuple[float, int, dict, dict]:
-    """(wall seconds, peak RSS, seconds per component, peak RSS per component); with `until`, the run is stopped as
-    that component starts."""
+def run_pipeline(data: Path, output: Path, log: Path, until: str | None) -> dict:
+    """One call's wall seconds and peak RSS, and the seconds and peak RSS of each component it ran (not those taken
+    from the cache); with `until`, the run is stopped as that component starts."""
     started = time.monotonic()
     with open(log, "w") as handle:
         process = subprocess.Popen([sys.executable, "-m", "avrec.cli", "run", "--data", str(data), "--output",
@@ -120,45 +132,72 @@ def run_pipeline(data: Path, output: Path, log: Path, until: str | None) -> tupl
     seconds = time.monotonic() - started
     if until is None and process.returncode != 0:
         raise SystemExit(f"the pipeline failed ({process.returncode}); see {log}")
-    components = {name: float(value) for name, value in COMPONENT_DONE.findall(log.read_text())}
-    return seconds, peak, components, {name: rss for name, rss in memory.by_component.items() if name != until}
+    ran = {name: float(value) for name, value, cached in COMPONENT_DONE.findall(log.read_text()) if not cached}
+    return {"seconds": seconds, "peak": peak, "until": until,
+            "components": {name: {"seconds": value, "peak": memory.by_component.get(name, 0)}
+                           for name, value in ran.items()}}
+
+
+def measure(work: Path, size: int, until: str | None) -> dict:
+    """Runs the pipeline once more on the size's log (generated unless a whole one is there) and adds the call to
+    work/measured-SIZE.json: {"calls": [...], "components": {name: {"seconds", "peak"}}}."""
+    data, output, record = work / f"log-{size}", work / f"out-{size}", work / f"measured-{size}.json"
+    measured = json.loads(record.read_text()) if record.exists() else {"calls": [], "components": {}}
+    if data.exists():
+        print(f"{size:,} interactions: reusing {data}; running ...", flush=True)
+    else:
+        generated = time.monotonic()
+        write_log(data, size)
+        print(f"{size:,} interactions: generated in {time.monotonic() - generated:.0f} s; running ...", flush=True)
+    call = run_pipeline(data, output, work / f"run-{size}-{len(measured['calls']) + 1}.log", until)
+    measured["components"].update(call.pop("components"))
+    measured["calls"].append(call)
+    record.write_text(json.dumps(measured, indent=1))
+    print(f"  {call['seconds']:.0f} s, peak RSS {call['peak'] / 2**30:.1f} GiB", flush=True)
+    return measured
+
+
+def print_tables(rows: list[tuple[int, dict]]) -> None:
+    """Wall time is the sum of a size's calls; a component's time and peak come from the call that ran it."""
+    names = sorted({name for _, measured in rows for name in measured["components"]},
+                   key=lambda name: -max(m["components"].get(name, {}).get("seconds", 0) for _, m in rows))
+    print(f"\n| interactions | calls | wall s | s per M | peak RSS GiB | {' | '.join(names)} |")
+    print("|---:|---:|---:|---:|---:|" + "---:|" * len(names))
+    for size, measured in rows:
+        seconds = sum(call["seconds"] for call in measured["calls"])
+        peak = max(call["peak"] for call in measured["calls"])
+        cells = " | ".join(f"{measured['components'].get(name, {}).get('seconds', 0):.0f}" for name in names)
+        print(f"| {size:,} | {len(measured['calls'])} | {seconds:.0f} | {seconds / size * 1e6:.0f} | "
+              f"{peak / 2**30:.1f} | {cells} |")
+    print("\nPeak RSS (GiB) while each component ran, Beam workers included:\n")
+    print(f"| interactions | {' | '.join(names)} |\n|---:|" + "---:|" * len(names))
+    for size, measured in rows:
+        print(f"| {size:,} | " + " | ".join(f"{measured['components'].get(name, {}).get('peak', 0) / 2**30:.1f}"
+                                          for name in names) + " |")
+    stopped = {call["until"] for _, measured in rows for call in measured["calls"][-1:] if call["until"]}
+    if stopped:
+        print(f"\nThe last call stopped as {', '.join(sorted(stopped))} started: the table covers the steps before.")
+    print(f"\nmachine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000000,5000000,25000000", help="interactions (default: %(default)s)")
-    parser.add_argument("--work", type=Path, default=None, help="where data and outputs go (default: a temp dir)")
+    parser.add_argument("--work", type=Path, default=None, help="where data and outputs go (default: a temp dir); "
+                        "with --keep, a later call with the same directory resumes")
     parser.add_argument("--keep", action="store_true", help="keep the data and outputs")
     parser.add_argument("--until", metavar="COMPONENT", help="stop each run as this component starts (e.g. "
-                        "CatalogTrainer, whose one epoch takes hours at 25M): the table covers the steps before it")
+                        "CatalogTrainer): the table covers the steps before it, a later call the rest")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="avrec-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
     rows = []
     for size in (int(value) for value in args.sizes.split(",")):
-        data, output = work / f"log-{size}", work / f"out-{size}"
-        generated = time.monotonic()
-        write_log(data, size)
-        print(f"{size:,} interactions: generated in {time.monotonic() - generated:.0f} s; running ...", flush=True)
-        seconds, peak, components, memory = run_pipeline(data, output, work / f"run-{size}.log", args.until)
-        rows.append((size, seconds, peak, components, memory))
-        print(f"  {seconds:.0f} s, peak RSS {peak / 2**30:.1f} GiB", flush=True)
+        rows.append((size, measure(work, size, args.until)))
         if not args.keep:
-            shutil.rmtree(data)
-            shutil.rmtree(output)
-    names = sorted({name for *_, components, _ in rows for name in components},
-                   key=lambda name: -max(components.get(name, 0) for *_, components, _ in rows))
-    print(f"\n| interactions | wall s | s per M | peak RSS GiB | {' | '.join(names)} |")
-    print("|---:|---:|---:|---:|" + "---:|" * len(names))
-    for size, seconds, peak, components, _ in rows:
-        cells = " | ".join(f"{components.get(name, 0):.0f}" for name in names)
-        print(f"| {size:,} | {seconds:.0f} | {seconds / size * 1e6:.0f} | {peak / 2**30:.1f} | {cells} |")
-    print("\nPeak RSS (GiB) while each component ran, Beam workers included:\n")
-    print(f"| interactions | {' | '.join(names)} |\n|---:|" + "---:|" * len(names))
-    for size, *_, memory in rows:
-        print(f"| {size:,} | " + " | ".join(f"{memory.get(name, 0) / 2**30:.1f}" for name in names) + " |")
-    if args.until:
-        print(f"\nEach run was stopped as {args.until} started: wall time and s per M cover the steps before it.")
-    print(f"\nmachine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
+            for leftover in (work / f"log-{size}", work / f"out-{size}", work / f"measured-{size}.json"):
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+    print_tables(rows)
 
 
 if __name__ == "__main__":
