@@ -10,6 +10,9 @@ and wall time (the model's: the whole run; a baseline's: fitting and scoring).
 
     python scripts/bench_quality.py                                  # both shapes, every variant (about an hour)
     python scripts/bench_quality.py --shapes short --variants default,attention
+    python scripts/bench_quality.py --shapes short --variants default,model.embedding_dim=128+model.patience=5
+
+A variant that is not a name below is a list of `avrec run --set` settings joined by '+'.
 """
 from __future__ import annotations
 
@@ -58,6 +61,14 @@ def table(rows: list[tuple[str, dict, float | None]]) -> str:
     return "\n".join(lines)
 
 
+def flags(variant: str) -> list[str]:
+    if variant in VARIANTS:
+        return VARIANTS[variant]
+    if "=" not in variant:
+        raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}, or SECTION.FIELD=VALUE[+...]")
+    return [f"--set={setting}" for setting in variant.split("+")]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", default=",".join(SHAPES))
@@ -74,7 +85,7 @@ def main() -> int:
             make(SOURCE, data)
         rows = []
         for number, variant in enumerate(args.variants.split(",")):
-            document, timings, seconds = run(data, work / f"{shape}-{variant}", SHAPES[shape] + VARIANTS[variant],
+            document, timings, seconds = run(data, work / f"{shape}-{variant}", SHAPES[shape] + flags(variant),
                                              args.baselines if number == 0 else "popularity")
             rows.append((f"model ({variant})", document["model"], seconds))
             if number == 0:

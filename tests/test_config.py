@@ -85,3 +85,27 @@ def test_user_shards_are_a_run_option():
         "compile", "--runner", "kubeflow", "--output", "x", "--pipeline-root", "gs://b/root", "--task-output",
         "gs://b/out", "--group-events", "0"]), runner="kubeflow")
     assert spilling.pipeline.group_events == 0
+
+
+def test_any_field_can_be_set_from_the_command_line():
+    from avrec.cli.run import config_from_args
+
+    def configured(*settings):
+        return config_from_args(build_parser().parse_args(["run", *[f"--set={s}" for s in settings]]))
+
+    config = configured("model.embedding_dim=128", "model.logq_correction=false", "data.max_history=20",
+                        "eval.baselines=popularity, ease", "model.temperature=0.5")
+    assert (config.model.embedding_dim, config.model.logq_correction, config.data.max_history,
+            config.eval.baselines, config.model.temperature) == (128, False, 20, ("popularity", "ease"), 0.5)
+    assert config.model.patience == default(ModelConfig, "patience")
+    later = config_from_args(build_parser().parse_args(["run", "--epochs", "3", "--set", "model.epochs=7"]))
+    assert later.model.epochs == 7  # applied after the other options
+    for setting, message in [("model.embedding_dim", "expected SECTION.FIELD=VALUE"),
+                             ("modle.epochs=3", "no section 'modle'; sections: data, encoders, eval"),
+                             ("model.embeding_dim=3", "model has no field 'embeding_dim'; fields: alpha"),
+                             ("model.embedding_dim=big", "model.embedding_dim must be int, got 'big'"),
+                             ("model.content=maybe", "model.content must be bool"),
+                             ("model.embedding_dim=0", "embedding_dim must be >= 1, got 0"),
+                             ("eval.baselines=popularity,nope", r"unknown baseline\(s\) \['nope'\]")]:
+        with pytest.raises(ConfigError, match=message):
+            configured(setting)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from avrec.cli.options import add_output, item_list
+from avrec.cli.settings import add_settings, with_settings
 from avrec.config import (LOSSES, TUNER_ALGORITHMS, USER_TOWERS, DataConfig, EvalConfig, ModelConfig, PipelineConfig,
                           RunConfig, TuneConfig, default)
 
@@ -99,6 +100,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                         help="an argument for every Beam step, e.g. --beam-arg=--runner=DataflowRunner (repeat; "
                              "default: DirectRunner, multi-processing, one worker per core)")
+    add_settings(parser)
 
 
 def config_from_args(args: argparse.Namespace, runner: str | None = None) -> RunConfig:
@@ -114,8 +116,9 @@ def config_from_args(args: argparse.Namespace, runner: str | None = None) -> Run
     pipeline = PipelineConfig(runner=runner or getattr(args, "runner", "local"), beam_args=tuple(args.beam_arg),
                               keep_versions=args.keep_versions, group_events=args.group_events,
                               **({"image": args.image} if "image" in args else {}))
-    return RunConfig(output_dir=args.output, model_name=args.model_name, data=data, model=model, pipeline=pipeline,
-                     eval=EvalConfig(baselines=tuple(args.baselines)), tune=tune)
+    return with_settings(RunConfig(output_dir=args.output, model_name=args.model_name, data=data, model=model,
+                                   pipeline=pipeline, eval=EvalConfig(baselines=tuple(args.baselines)), tune=tune),
+                         args.settings)
 
 
 def run(args: argparse.Namespace) -> int:
