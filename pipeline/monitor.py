@@ -136,20 +136,38 @@ class _Quiet:
 def _scratch(directory: Path):
     """The run's temporary files go under `directory`, removed when it ends (a killed run's, when the next starts).
     TFX copies and packages itself into a new temporary directory for every Beam step and never removes it: about
-    50 MB per step, gigabytes a week for a daily retrain. The Beam workers inherit it through TMPDIR."""
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    50 MB per step, gigabytes a week for a daily retrain. The Beam workers inherit it through TMPDIR. TF-Hub's
+    download cache stays where it was (its default is under the system's temp directory): a hub handle is not
+    downloaded again by every run."""
+    _remove(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    saved = {name: os.environ.get(name) for name in ("TMPDIR", "TFHUB_CACHE_DIR")}, tempfile.tempdir
+    os.environ.setdefault("TFHUB_CACHE_DIR", os.path.join(tempfile.gettempdir(), "tfhub_modules"))
     os.environ["TMPDIR"] = tempfile.tempdir = str(directory)
     try:
         yield
     finally:
-        if saved[0] is None:
-            os.environ.pop("TMPDIR")
-        else:
-            os.environ["TMPDIR"] = saved[0]
+        for name, value in saved[0].items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         tempfile.tempdir = saved[1]
-        shutil.rmtree(directory, ignore_errors=True)
+        _remove(directory)
+
+
+def _remove(directory: Path) -> None:
+    """TFX's copy of itself keeps its read-only source folders: they are made writable to be removed. What still
+    cannot be removed (a file a killed run's worker holds open) is left for the next run, not raised over the run's
+    own outcome."""
+    def writable_then_retry(function, path, _):
+        with contextlib.suppress(OSError):
+            if Path(path).parent != directory.parent:  # never the output directory itself
+                os.chmod(os.path.dirname(path), 0o700)
+            function(path)
+
+    if directory.exists():
+        shutil.rmtree(directory, onerror=writable_then_retry)
 
 
 def run_monitored(runner, pipeline: tfx.dsl.Pipeline, metadata_path: Path, stream=sys.stdout) -> MonitoredRun:

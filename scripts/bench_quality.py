@@ -12,7 +12,7 @@ and wall time (the model's: the whole run; a baseline's: fitting and scoring).
     python scripts/bench_quality.py --shapes short --variants default,attention
     python scripts/bench_quality.py --shapes short --variants default,model.embedding_dim=128+model.patience=5
 
-A variant that is not a name below is a list of `avrec run --set` settings joined by '+'.
+A variant that is not a name below is a list of `avrec run --set` settings joined by '+' (values without commas).
 """
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ def main() -> int:
             make(SOURCE, data)
         rows = []
         for number, variant in enumerate(args.variants.split(",")):
-            document, timings, seconds = run(data, work / f"{shape}-{variant}", SHAPES[shape] + flags(variant),
+            document, timings, seconds = run(data, work / f"{shape}-{variant.replace('/', '_')}",
+                                             SHAPES[shape] + flags(variant),
                                              args.baselines if number == 0 else "popularity")
             rows.append((f"model ({variant})", document["model"], seconds))
             if number == 0:

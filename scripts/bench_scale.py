@@ -121,19 +121,18 @@ def run_pipeline(data: Path, output: Path, log: Path, until: str | None) -> dict
         process = subprocess.Popen([sys.executable, "-m", "avrec.cli", "run", "--data", str(data), "--output",
                                     str(output), "--no-content", "--epochs", "1", "--format", "generic"],
                                    stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-        memory = PeakMemory(process.pid, log)
+        memory, stopped = PeakMemory(process.pid, log), False
         while process.poll() is None:
             if until is not None and memory.component == until:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait()
+                stopped = True
                 break
             time.sleep(1)
     peak = memory.stop()
-    seconds = time.monotonic() - started
-    if until is None and process.returncode != 0:
-        raise SystemExit(f"the pipeline failed ({process.returncode}); see {log}")
     ran = {name: float(value) for name, value, cached in COMPONENT_DONE.findall(log.read_text()) if not cached}
-    return {"seconds": seconds, "peak": peak, "until": until,
+    return {"seconds": time.monotonic() - started, "peak": peak, "until": until if stopped else None,
+            "failed": None if stopped or process.returncode == 0 else process.returncode,
             "components": {name: {"seconds": value, "peak": memory.by_component.get(name, 0)}
                            for name, value in ran.items()}}
 
@@ -149,10 +148,13 @@ def measure(work: Path, size: int, until: str | None) -> dict:
         generated = time.monotonic()
         write_log(data, size)
         print(f"{size:,} interactions: generated in {time.monotonic() - generated:.0f} s; running ...", flush=True)
-    call = run_pipeline(data, output, work / f"run-{size}-{len(measured['calls']) + 1}.log", until)
+    log = work / f"run-{size}-{len(list(work.glob(f'run-{size}-*.log'))) + 1}.log"
+    call = run_pipeline(data, output, log, until)
     measured["components"].update(call.pop("components"))
     measured["calls"].append(call)
-    record.write_text(json.dumps(measured, indent=1))
+    record.write_text(json.dumps(measured, indent=1))  # a failed call too: what it finished is cached from now on
+    if call["failed"] is not None:
+        raise SystemExit(f"the pipeline failed ({call['failed']}); see {log}")
     print(f"  {call['seconds']:.0f} s, peak RSS {call['peak'] / 2**30:.1f} GiB", flush=True)
     return measured
 
@@ -195,8 +197,9 @@ def main() -> None:
     for size in (int(value) for value in args.sizes.split(",")):
         rows.append((size, measure(work, size, args.until)))
         if not args.keep:
-            for leftover in (work / f"log-{size}", work / f"out-{size}", work / f"measured-{size}.json"):
-                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+            for leftover in (work / f"log-{size}", work / f"out-{size}"):
+                shutil.rmtree(leftover, ignore_errors=True)
+            (work / f"measured-{size}.json").unlink(missing_ok=True)
     print_tables(rows)
 
 

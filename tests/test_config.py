@@ -106,6 +106,7 @@ def test_any_field_can_be_set_from_the_command_line():
                              ("model.embedding_dim=big", "model.embedding_dim must be int, got 'big'"),
                              ("model.content=maybe", "model.content must be bool"),
                              ("model.embedding_dim=0", "embedding_dim must be >= 1, got 0"),
-                             ("eval.baselines=popularity,nope", r"unknown baseline\(s\) \['nope'\]")]:
+                             ("eval.baselines=popularity,nope", r"unknown baseline\(s\) \['nope'\]"),
+                             ("pipeline.runner=kubeflow", "not a setting; use --runner")]:
         with pytest.raises(ConfigError, match=message):
             configured(setting)

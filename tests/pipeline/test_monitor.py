@@ -1,4 +1,5 @@
 """A monitored run keeps its temporary files under its output directory and removes them, failed or not."""
+import os
 import tempfile
 
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
@@ -6,6 +7,15 @@ import pytest
 from tfx import v1 as tfx
 
 from avrec.pipeline.monitor import SCRATCH_DIR, metadata_connection, run_monitored
+
+
+def _recording(seen: dict):
+    do = tfx.components.CsvExampleGen.EXECUTOR_SPEC.executor_class.Do
+
+    def recorded(self, *args, **kwargs):
+        seen.update(temp=tempfile.mkdtemp(), hub_cache=os.environ.get("TFHUB_CACHE_DIR"))
+        return do(self, *args, **kwargs)
+    return recorded
 
 
 def _run(tmp_path, data):
@@ -28,11 +38,17 @@ def system_temp(tmp_path, monkeypatch):
     return directory
 
 
-def test_a_run_leaves_no_temporary_files(tmp_path, system_temp):
+def test_a_run_leaves_no_temporary_files(tmp_path, system_temp, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
     (data / "rows.csv").write_text("user,item\nu,a\nv,b\n")
+    monkeypatch.delenv("TFHUB_CACHE_DIR", raising=False)
+    seen = {}
+    monkeypatch.setattr(tfx.components.CsvExampleGen.EXECUTOR_SPEC.executor_class, "Do", _recording(seen))
     _run(tmp_path, data)
+    assert seen["temp"].startswith(str(tmp_path / "out" / SCRATCH_DIR))
+    assert seen["hub_cache"] == str(system_temp / "tfhub_modules")  # TF-Hub's downloads outlive the run
+    assert "TFHUB_CACHE_DIR" not in os.environ
     assert list(system_temp.iterdir()) == []  # TFX's package of itself for the Beam step was built in the scratch
     assert not (tmp_path / "out" / SCRATCH_DIR).exists()
     assert tempfile.gettempdir() == str(system_temp)
