@@ -14,6 +14,7 @@ def test_component_in_a_pipeline_writes_an_artifact_read_content_reads(runs, med
     from avrec.components.content_embedder import ContentEmbedder
     from avrec.data.examples import serialize_rows
     from avrec.fingerprint import code_fingerprint
+    from avrec.pipeline.monitor import metadata_connection, run_monitored
     from tests.support.media import catalog_frame, catalog_rows
 
     frame = catalog_frame(catalog_rows(media))
@@ -31,11 +32,12 @@ def test_component_in_a_pipeline_writes_an_artifact_read_content_reads(runs, med
     embedder = ContentEmbedder(catalog=catalog.outputs["examples"], encoders=runs["encoders"].to_json(),
                                cache_dir=runs["cache"], code=code_fingerprint(ContentEmbedder.__module__))
     root = tmp_path / "pipeline"
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
-        pipeline_name="content", pipeline_root=str(root), components=[catalog, embedder],
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            str(tmp_path / "metadata.sqlite")),
-        beam_pipeline_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"]))
+    with open(tmp_path / "progress.txt", "w") as stream:  # monitored: no temporary files left behind
+        run_monitored(tfx.orchestration.LocalDagRunner(), tfx.dsl.Pipeline(
+            pipeline_name="content", pipeline_root=str(root), components=[catalog, embedder],
+            metadata_connection_config=metadata_connection(tmp_path / "metadata.sqlite"),
+            beam_pipeline_args=["--direct_running_mode=multi_processing", "--direct_num_workers=2"]),
+            tmp_path / "metadata.sqlite", stream)
 
     [uri] = [p.parent for p in root.glob("ContentEmbedder/content/*/embeddings.npz")]
     content = read_content(str(uri))
