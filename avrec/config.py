@@ -63,6 +63,10 @@ class _Section:
     def _at_least(self, minimum: int, *names: str) -> None:
         self._each(names, lambda value: value >= minimum, f">= {minimum}")
 
+    def _one_of(self, name: str, choices: tuple) -> None:
+        _require(getattr(self, name) in choices,
+                 f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
+
     def _each(self, names, test, rule: str) -> None:
         for name in names:
             _require(test(getattr(self, name)), f"{name} must be {rule}, got {getattr(self, name)}")
@@ -127,10 +131,8 @@ class DataConfig(_Section):
                  f"holdout_last must be a whole count or a fraction in (0, 1), got {self.holdout_last}")
         self._at_least(1, "max_history", "min_user_interactions", "span_window")
         _require(0 <= self.max_bad_fraction <= 1, f"max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}")
-        _require(0 <= self.cold_item_fraction < 1,
-                 f"cold_item_fraction must be in [0, 1), got {self.cold_item_fraction}")
-        _require(0 < self.span_eval_fraction < 1,
-                 f"span_eval_fraction must be in (0, 1), got {self.span_eval_fraction}")
+        self._each(("cold_item_fraction",), lambda value: 0 <= value < 1, "in [0, 1)")
+        self._each(("span_eval_fraction",), lambda value: 0 < value < 1, "in (0, 1)")
 
     @property
     def source_path(self) -> Path:
@@ -163,6 +165,8 @@ class ModelConfig(_Section):
     epochs: int = 20
     validation_examples: int = 2000
     patience: int = 3
+    # After an epoch without gain in that Recall@10, the learning rate is multiplied by this (1: constant).
+    plateau_lr_factor: float = 0.5
     batch_size: int = 256
     learning_rate: float = 0.001
     text_vocab_size: int = 20000
@@ -174,9 +178,8 @@ class ModelConfig(_Section):
     fusion: str = "gated"  # "gated" (learned per-item gates) or "alpha" (fixed alpha * text + (1 - alpha) * vision)
     alpha: float = 0.5
     modality_dropout: float = 0.2
-    # The content candidate path (models.content_path): items trained on few times or never are also scored by how
-    # close their pretrained text is to the history's, with weights fitted on the validation slice that keep the
-    # other items' validation Recall@10 within this relative drop.
+    # The content candidate path (models.content_path): rarely or never trained items also scored by their text's
+    # affinity with the history's, fitted on the validation slice within this relative drop of the others' recall.
     content_path: bool = True
     content_path_max_warm_drop: float = 0.02
     # Fine-tune the text encoder end to end instead of reading frozen text embeddings (meant for a GPU).
@@ -208,13 +211,12 @@ class ModelConfig(_Section):
                        "full_softmax_budget")
         self._at_least(0, "validation_examples", "pretrain_epochs")
         self._each(("temperature", "learning_rate"), lambda value: value > 0, "> 0")
+        self._each(("plateau_lr_factor",), lambda value: 0 < value <= 1, "in (0, 1]")
         self._each(("id_dropout", "modality_dropout", "content_path_max_warm_drop", "attention_dropout"),
                    lambda value: 0 <= value < 1, "in [0, 1)")
-        _require(self.fusion in ("gated", "alpha"), f"fusion must be 'gated' or 'alpha', got {self.fusion!r}")
         _require(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
-        _require(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        _require(self.user_tower in USER_TOWERS,
-                 f"user_tower must be one of {', '.join(USER_TOWERS)}, got {self.user_tower!r}")
+        for name, choices in (("fusion", ("gated", "alpha")), ("loss", LOSSES), ("user_tower", USER_TOWERS)):
+            self._one_of(name, choices)
 
     def uses_full_softmax(self, catalog_items: int, training_examples: int) -> bool:
         if self.loss == "auto":
@@ -294,8 +296,7 @@ class TuneConfig(_Section):
     def validate(self) -> None:
         self._at_least(0, "trials")
         self._at_least(1, "epochs")
-        _require(self.algorithm in TUNER_ALGORITHMS,
-                 f"algorithm must be one of {', '.join(TUNER_ALGORITHMS)}, got {self.algorithm!r}")
+        self._one_of("algorithm", TUNER_ALGORITHMS)
 
 
 RUNNERS = ("local", "beam", "kubeflow")
@@ -316,7 +317,7 @@ class PipelineConfig(_Section):
     keep_versions: int = 5  # the serving directory keeps the newest K pushed versions
 
     def validate(self) -> None:
-        _require(self.runner in RUNNERS, f"runner must be one of {', '.join(RUNNERS)}, got {self.runner!r}")
+        self._one_of("runner", RUNNERS)
         _require(all(isinstance(arg, str) for arg in self.beam_args), "beam_args must be strings")
         self._at_least(0, "direct_num_workers", "group_events")
         self._at_least(1, "keep_versions")
@@ -381,8 +382,7 @@ class ServingConfig(_Section):
 
     def validate(self) -> None:
         _require(bool(self.host), "host must not be empty")
-        for name in ("rest_port", "grpc_port"):
-            _require(0 <= getattr(self, name) <= 65535, f"{name} must be in [0, 65535], got {getattr(self, name)}")
+        self._each(("rest_port", "grpc_port"), lambda value: 0 <= value <= 65535, "in [0, 65535]")
         self._each(("poll_seconds", "request_timeout_seconds"), lambda value: value > 0, "> 0")
         self._at_least(1, "workers", "max_body_bytes", "max_batch", "max_list_length", "max_tensor_elements",
                        "max_in_flight")

@@ -1,18 +1,21 @@
 """The content candidate path: an item trained on few times or never is also scored by how close its pretrained text
-is to the history's: the towers' score plus weight * affinity + bias, with a weight and a bias per interaction bucket:
-cold (never in training) and few (1 to FEW_INTERACTIONS times). Items trained on more often are the towers' alone.
+is to the history's: the towers' score plus weight * (affinity - threshold), with a weight and a threshold per
+interaction bucket: cold (never in training) and few (1 to FEW_INTERACTIONS times). Items trained on more often are
+the towers' alone. A bucket's path is two-sided (items below the threshold lose score) or one-sided (only items above
+it gain: those the towers already rank well keep their place).
 
 The affinity is the cosine between an item's unit text vector and the history's (a recency-weighted mean of the
 history items' unit text vectors, half-life in history items; 0 weighs all alike, as the content-only baseline
 does), standardized over the catalog for that query: how many standard deviations the item stands above the catalog's
 typical cosine with this history. A raw cosine's level and spread differ from one history to the next (a narrow
-history is close to everything of its genre), so no one bias would place cold items against warm ones for every user;
-in standard deviations a bias is a threshold that means the same for each. The bias places a bucket against the
+history is close to everything of its genre), so no one threshold would place cold items against warm ones for
+every user; in standard deviations it means the same for each. The two-sided path also places a bucket against the
 others (the towers' scores of unfamiliar items are off in level, not only in order).
 
 Why: the towers read a cold item through a content projection learned only from warm items; on short histories plain
-text similarity ranks such items better than that projection does. The half-life, weights and biases are fitted on the
-validation slice (models.content_path_fit), so where the path does not pay the model is served without it.
+text similarity ranks such items better than that projection does. The half-life, weights, thresholds and sides are
+fitted on the validation slice (models.content_path_fit), so where the path does not pay the model is served without
+it.
 
 Served, the path keeps each index row's unit text vector and bucket: a query's history text is one more product with
 the index (TF Serving needs nothing else). A catalog refresh appends new items as cold ones.
@@ -55,22 +58,29 @@ def affinities(text: tf.Tensor, rows: tf.Tensor, present: tf.Tensor, half_life: 
     return tf.math.divide_no_nan(cosines - mean, tf.sqrt(variance))
 
 
-def weighted(affinity: tf.Tensor, item_weights: tf.Tensor, item_biases: tf.Tensor) -> tf.Tensor:
-    """affinities [B, N] -> weight * affinity + bias, per item ([N] each)."""
-    return affinity * item_weights[tf.newaxis] + item_biases[tf.newaxis]
+def weighted(affinity: tf.Tensor, item_weights: tf.Tensor, item_thresholds: tf.Tensor,
+             item_one_sided: tf.Tensor) -> tf.Tensor:
+    """affinities [B, N] -> weight * (affinity - threshold), that difference floored at 0 where one-sided (1.0;
+    0.0: two-sided), per item ([N] each)."""
+    above = affinity - item_thresholds[tf.newaxis]
+    return item_weights[tf.newaxis] * (above - item_one_sided[tf.newaxis] * tf.minimum(above, 0.0))
 
 
 class ContentPath(tf.Module):
-    def __init__(self, text: np.ndarray, buckets: np.ndarray, weights=(0.0, 0.0), biases=(0.0, 0.0),
-                 half_life: float = 0.0, name: str | None = "content_path"):
+    def __init__(self, text: np.ndarray, buckets: np.ndarray, weights=(0.0, 0.0), thresholds=(0.0, 0.0),
+                 one_sided=(False, False), half_life: float = 0.0, name: str | None = "content_path"):
         """text: [N, T] pretrained text vectors in index order (zero rows where absent); buckets: [N] as
-        interaction_buckets; weights, biases: the cold and few buckets'; half_life: the history's (history_text)."""
+        interaction_buckets; weights, thresholds, one_sided: the cold and few buckets'; half_life: the history's
+        (history_text)."""
         super().__init__(name=name)
         self.text = tf.Variable(tf.math.l2_normalize(tf.constant(text, tf.float32), axis=-1),
                                 shape=[None, text.shape[1]], trainable=False, name="unit_text")
         self.buckets = tf.Variable(tf.constant(buckets, tf.int32), shape=[None], trainable=False, name="buckets")
         self.weights = tf.Variable(np.array([*weights, 0.0], np.float32), trainable=False, name="bucket_weights")
-        self.biases = tf.Variable(np.array([*biases, 0.0], np.float32), trainable=False, name="bucket_biases")
+        self.thresholds = tf.Variable(np.array([*thresholds, 0.0], np.float32), trainable=False,
+                                      name="bucket_thresholds")
+        self.one_sided = tf.Variable(np.array([*one_sided, False], np.float32), trainable=False,
+                                     name="bucket_one_sided")
         self.half_life = tf.Variable(float(half_life), trainable=False, name="half_life")
 
     def affinities(self, rows: tf.Tensor, present: tf.Tensor, half_life: tf.Tensor | float | None = None) -> tf.Tensor:
@@ -78,9 +88,10 @@ class ContentPath(tf.Module):
         return affinities(self.text, rows, present, self.half_life if half_life is None else half_life)
 
     def scores(self, rows: tf.Tensor, present: tf.Tensor) -> tf.Tensor:
-        """[B, N]: each item's weight * affinity with the history + bias."""
-        return weighted(self.affinities(rows, present), tf.gather(self.weights, self.buckets),
-                        tf.gather(self.biases, self.buckets))
+        """[B, N]: each item's weight * (affinity with the history - threshold), as `weighted`."""
+        return weighted(self.affinities(rows, present), *(tf.gather(values, self.buckets)
+                                                          for values in (self.weights, self.thresholds,
+                                                                         self.one_sided)))
 
     def upsert(self, rows: tf.Tensor, text: tf.Tensor, size: tf.Tensor) -> None:
         """Sets the text of index rows; rows past the end are new items, appended as cold ones."""

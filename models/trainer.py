@@ -29,8 +29,8 @@ HISTORY_FILE = "history.json"
 
 
 class EpochLog(tf.keras.callbacks.Callback):
-    """One progress line per epoch (its loss, validation Recall@10 and wall time), and every epoch kept in
-    `epochs` (phase, loss, val_recall@10, seconds) for history.json."""
+    """One progress line per epoch (its loss, validation Recall@10, learning rate and wall time), and every epoch kept
+    in `epochs` (phase, loss, val_recall@10, seconds, learning_rate) for history.json."""
 
     def __init__(self, phase: str, epochs: list):
         super().__init__()
@@ -38,16 +38,19 @@ class EpochLog(tf.keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.monotonic()
+        self._learning_rate = float(tf.keras.backend.get_value(self.model.optimizer.learning_rate))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         seconds = time.monotonic() - self._started
         self.epochs.append({"phase": self.phase, "epoch": epoch + 1, "loss": float(logs["loss"]),
-                            validation.MONITOR: logs.get(validation.MONITOR), "seconds": round(seconds, 2)})
-        progress.info("%sepoch %d/%d: loss %.4g%s (%.0f s)", "pretraining " if self.phase == "pretrain" else "",
-                      epoch + 1, self.params["epochs"], logs["loss"],
+                            validation.MONITOR: logs.get(validation.MONITOR), "seconds": round(seconds, 2),
+                            "learning_rate": self._learning_rate})
+        progress.info("%sepoch %d/%d: loss %.4g%s (learning rate %.3g, %.0f s)",
+                      "pretraining " if self.phase == "pretrain" else "", epoch + 1, self.params["epochs"],
+                      logs["loss"],
                       f", validation Recall@10 {logs[validation.MONITOR]:.4f}" if validation.MONITOR in logs else "",
-                      seconds)
+                      self._learning_rate, seconds)
 
 
 def pretrain(model, data: training.TrainingData, config: ModelConfig, epochs: list) -> None:
@@ -70,9 +73,7 @@ def fit(model, data: training.TrainingData, config: ModelConfig, held_out: tf.da
         pretrain(model, data, config, epochs)
     callbacks = [EpochLog("train", epochs)]
     if held_out is not None:
-        callbacks[:0] = [validation.ValidationRecall(held_out),
-                         tf.keras.callbacks.EarlyStopping(validation.MONITOR, mode="max", patience=config.patience,
-                                                          restore_best_weights=True)]
+        callbacks[:0] = validation.stopping(held_out, config, restore_best=True)
     if log_dir:
         callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
     model.fit(data.train(config), epochs=config.epochs, steps_per_epoch=data.steps_per_epoch(config), verbose=0,

@@ -85,8 +85,7 @@ def tuner_fn(fn_args) -> TunerFnResult:
                   seed=tune.seed)
     tuner = (HyperbandTrials(build, max_epochs=tune.epochs, hyperband_iterations=1, **common)
              if tune.algorithm == "hyperband" else RandomTrials(build, max_trials=tune.trials, **common))
-    callbacks = [validation.ValidationRecall(held_out), TrialLog(),
-                 tf.keras.callbacks.EarlyStopping(validation.MONITOR, mode="max", patience=base.patience)]
+    callbacks = [*validation.stopping(held_out, base, restore_best=False), TrialLog()]  # the log reads the score
     return TunerFnResult(tuner=tuner, fit_kwargs={
         "x": data.train(base), "epochs": tune.epochs, "steps_per_epoch": data.steps_per_epoch(base),
         "callbacks": callbacks, "verbose": 0})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import tensorflow as tf
 
+from avrec.config import ModelConfig
 from avrec.models import preprocessing as P
 from avrec.models.index import excluded_mask
 from avrec.models.metrics import target_ranks
@@ -94,3 +95,15 @@ class ValidationRecall(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs[MONITOR] = recall_at_10(self.model, self.examples)
+
+
+def stopping(examples: tf.data.Dataset, config: ModelConfig, restore_best: bool) -> list[tf.keras.callbacks.Callback]:
+    """The callbacks that train on the validation slice's Recall@10: score it each epoch, lower the learning rate
+    by `plateau_lr_factor` after an epoch without gain, stop after `patience` of them (restore_best: keeping the best
+    epoch's weights)."""
+    callbacks = [ValidationRecall(examples)]
+    if config.plateau_lr_factor < 1:
+        callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(MONITOR, factor=config.plateau_lr_factor, patience=1,
+                                                              mode="max", min_delta=0.0))
+    return callbacks + [tf.keras.callbacks.EarlyStopping(MONITOR, mode="max", patience=config.patience,
+                                                         restore_best_weights=restore_best)]

@@ -12,6 +12,7 @@ from avrec.config import (ConfigError, DataConfig, EncoderConfig, ModelConfig, P
     (ModelConfig, {"content": 1}, "ModelConfig.content must be bool"),
     (ModelConfig, {"temperature": True}, "ModelConfig.temperature must be float"),
     (ModelConfig, {"fusion": "sum"}, "fusion"),
+    (ModelConfig, {"plateau_lr_factor": 0.0}, r"plateau_lr_factor must be in \(0, 1\], got 0.0"),
     (EncoderConfig, {"frames_per_video": 0}, "frames_per_video"),
     (EncoderConfig, {"audio": 3}, "EncoderConfig.audio must be str"),
     (ServingConfig, {"rest_port": 70000}, "rest_port"),

@@ -20,18 +20,22 @@ def _unit(rows):
     return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
 
 
-def test_scores_are_the_weighted_standardized_cosine_with_the_recency_weighted_history():
+def test_scores_are_the_weighted_standardized_cosine_with_the_recency_weighted_history_above_a_threshold():
     assert interaction_buckets(np.array([0, 1, 5, 6])).tolist() == [0, 1, 1, 2]
     text = np.array([[1.0, 0], [0, 2.0], [3.0, 1.0], [0, 0]])
     rows, present = tf.constant([[0, 1], [3, -1]], tf.int64), tf.constant([[True, True], [True, False]])
+    weights, thresholds = np.array([2.0, 0.5, 0.0, 2.0]), np.array([-0.5, 0.3, 0.0, -0.5])  # per item, by bucket
     for half_life, history_weights in ((0.0, [1.0, 1.0]), (1.0, [0.5, 1.0])):  # item 1 is the latest
-        path = ContentPath(text, np.array([0, 1, 2, 0]), weights=(2.0, 0.5), biases=(1.0, 0.0), half_life=half_life)
-        scores = path.scores(rows, present).numpy()
         cosines = _unit(history_weights @ _unit(text[:2])) @ _unit(text).T
-        affinity = (cosines - cosines.mean()) / cosines.std()
-        expected = affinity * [2.0, 0.5, 0.0, 2.0] + [1.0, 0.0, 0.0, 1.0]  # item 3 has no text: its cosine is 0
-        np.testing.assert_allclose(scores[0], expected, atol=1e-5)
-        np.testing.assert_allclose(scores[1], [1.0, 0.0, 0.0, 1.0], atol=1e-6)  # no history text: biases alone
+        affinity = (cosines - cosines.mean()) / cosines.std()  # item 3 has no text: its cosine is 0
+        for one_sided in ((False, False), (False, True), (True, True)):
+            path = ContentPath(text, np.array([0, 1, 2, 0]), weights=(2.0, 0.5), thresholds=(-0.5, 0.3),
+                               one_sided=one_sided, half_life=half_life)
+            scores = path.scores(rows, present).numpy()
+            floor = np.where(np.array([*one_sided, False])[[0, 1, 2, 0]], 0.0, -np.inf)
+            np.testing.assert_allclose(scores[0], weights * np.maximum(affinity - thresholds, floor), atol=1e-5)
+            np.testing.assert_allclose(scores[1], weights * np.maximum(-thresholds, floor), atol=1e-6)  # no history
+        assert affinity[3] < thresholds[3]  # one-sided, the text-less cold item loses nothing
     path.upsert(tf.constant([4, 1], tf.int64), tf.constant([[0.0, 5.0], [1.0, 0.0]]), tf.constant(5, tf.int64))
     assert path.buckets.numpy().tolist() == [0, 1, 2, 0, 0]  # the new row is cold, the known one keeps its bucket
     np.testing.assert_allclose(path.text.numpy()[[1, 4]], [[1.0, 0.0], [0.0, 1.0]])

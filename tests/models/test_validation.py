@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from avrec.config import ModelConfig
 from avrec.models import validation
+from avrec.models.optimizer import LazyAdam
 from avrec.models.retrieval import TwoTowerModel
 from tests.support.towers import SIZES, catalog, features
 
@@ -40,3 +41,29 @@ def test_recall_at_10_excludes_the_history_and_counts_ties_against_the_target():
     examples = tf.data.Dataset.from_tensors(features([0, 1], [3, 4], [[1], list(range(11))], config))
     # All 12 items tie: the target ranks after every other non-excluded item; 11 history items leave only the target.
     assert validation.recall_at_10(model, examples) == 0.5
+
+
+def test_an_epoch_without_gain_lowers_the_learning_rate_and_patience_such_epochs_stop_training():
+    def rates_until_stopped(config, recalls):
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+        model.build([None, 2])
+        model.compile(optimizer=LazyAdam(learning_rate=1e-3), loss="mse")
+        callbacks = validation.stopping(None, config, restore_best=True)
+        assert isinstance(callbacks[0], validation.ValidationRecall)  # it writes the score the others read
+        rates = []
+        for callback in callbacks[1:]:
+            callback.set_model(model)
+            callback.on_train_begin()
+        for epoch, recall in enumerate(recalls):
+            rates.append(float(tf.keras.backend.get_value(model.optimizer.learning_rate)))
+            for callback in callbacks[1:]:
+                callback.on_epoch_end(epoch, {validation.MONITOR: recall})
+            if model.stop_training:
+                break
+        return rates
+
+    recalls = [0.1, 0.2, 0.15, 0.25, 0.2, 0.2, 0.3]  # the last is never reached: two epochs without gain stop
+    np.testing.assert_allclose(rates_until_stopped(ModelConfig(patience=2), recalls),
+                               [1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4])
+    np.testing.assert_allclose(rates_until_stopped(ModelConfig(patience=2, plateau_lr_factor=1.0), recalls),
+                               [1e-3] * 6)
