@@ -61,6 +61,9 @@ THRESHOLDS = tuple(np.arange(-1.0, 6.01, 0.5))
 # standard deviation lost a third of the validation gain there (one-sided, the top's entry is sharp).
 ONE_SIDED_WEIGHTS = (*WEIGHTS, 16.0)
 ONE_SIDED_THRESHOLDS = tuple(np.arange(1.5, 5.01, 0.5))
+GRID = ([(weight, threshold, 0.0) for weight, threshold in itertools.product(WEIGHTS, THRESHOLDS)]
+        + [(weight, threshold, 1.0)
+           for weight, threshold in itertools.product(ONE_SIDED_WEIGHTS, ONE_SIDED_THRESHOLDS)])
 HALF_LIVES = (0.0, 1.0, 2.0)
 TOPS = (10, 50)  # the cut-offs the fit scores and bounds: Recall@10 and Recall@50
 MIN_BUCKET_TARGETS = 100
@@ -155,12 +158,9 @@ def _fit_buckets(slice_: _Slice, half_life: float, targeted: list[int], without:
                  max_warm_drop: float) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     """((weights [3], thresholds [3], one_sided [3]), recalls [TOPS, 3]) for one half-life, bucket by bucket."""
     path, best = _no_path(), without
-    grid = [(weight, threshold, 0.0) for weight, threshold in itertools.product(WEIGHTS, THRESHOLDS)]
-    grid += [(weight, threshold, 1.0)
-             for weight, threshold in itertools.product(ONE_SIDED_WEIGHTS, ONE_SIDED_THRESHOLDS)]
     for bucket in targeted:
         candidates = []
-        for point in grid:
+        for point in GRID:  # (weight, threshold, one_sided)
             candidate = tuple(values.copy() for values in path)
             for values, value in zip(candidate, point):
                 values[bucket] = value
