@@ -2,7 +2,10 @@
 is to the history's: the towers' score plus weight * (affinity - threshold), with a weight and a threshold per
 interaction bucket: cold (never in training) and few (1 to FEW_INTERACTIONS times). Items trained on more often are
 the towers' alone. A bucket's path is two-sided (items below the threshold lose score) or one-sided (only items above
-it gain: those the towers already rank well keep their place).
+it gain: those the towers already rank well keep their place). A bucket's towers' scores are also multiplied by its
+scale (1 or less): the towers read a rarely trained item through an id embedding fitted on a handful of examples
+(or the OOV id, which id dropout trains on popular items), so their scores of such items are off in level, and a
+lower level lets the path reorder the bucket by text.
 
 The affinity is the cosine between an item's unit text vector and the history's (a recency-weighted mean of the
 history items' unit text vectors, half-life in history items; 0 weighs all alike, as the content-only baseline
@@ -13,9 +16,9 @@ every user; in standard deviations it means the same for each. The two-sided pat
 others (the towers' scores of unfamiliar items are off in level, not only in order).
 
 Why: the towers read a cold item through a content projection learned only from warm items; on short histories plain
-text similarity ranks such items better than that projection does. The half-life, weights, thresholds and sides are
-fitted on the validation slice (models.content_path_fit), so where the path does not pay the model is served without
-it.
+text similarity ranks such items better than that projection does. The half-life, weights, thresholds, sides and scales
+are fitted on the validation slice (models.content_path_fit), so where the path does not pay the model is served
+without it.
 
 Served, the path keeps each index row's unit text vector and bucket: a query's history text is one more product with
 the index (TF Serving needs nothing else). A catalog refresh appends new items as cold ones.
@@ -68,10 +71,11 @@ def weighted(affinity: tf.Tensor, item_weights: tf.Tensor, item_thresholds: tf.T
 
 class ContentPath(tf.Module):
     def __init__(self, text: np.ndarray, buckets: np.ndarray, weights=(0.0, 0.0), thresholds=(0.0, 0.0),
-                 one_sided=(False, False), half_life: float = 0.0, name: str | None = "content_path"):
+                 one_sided=(False, False), half_life: float = 0.0, scales=(1.0, 1.0),
+                 name: str | None = "content_path"):
         """text: [N, T] pretrained text vectors in index order (zero rows where absent); buckets: [N] as
-        interaction_buckets; weights, thresholds, one_sided: the cold and few buckets'; half_life: the history's
-        (history_text)."""
+        interaction_buckets; weights, thresholds, one_sided, scales: the cold and few buckets'; half_life: the
+        history's (history_text)."""
         super().__init__(name=name)
         self.text = tf.Variable(tf.math.l2_normalize(tf.constant(text, tf.float32), axis=-1),
                                 shape=[None, text.shape[1]], trainable=False, name="unit_text")
@@ -82,6 +86,11 @@ class ContentPath(tf.Module):
         self.one_sided = tf.Variable(np.array([*one_sided, False], np.float32), trainable=False,
                                      name="bucket_one_sided")
         self.half_life = tf.Variable(float(half_life), trainable=False, name="half_life")
+        self.scales = tf.Variable(np.array([*scales, 1.0], np.float32), trainable=False, name="bucket_scales")
+
+    def rescaled(self, towers: tf.Tensor) -> tf.Tensor:
+        """The towers' scores [B, n] of the first n index rows, each multiplied by its bucket's scale."""
+        return towers * tf.gather(self.scales, self.buckets[:tf.shape(towers)[1]])[tf.newaxis]
 
     def affinities(self, rows: tf.Tensor, present: tf.Tensor, half_life: tf.Tensor | float | None = None) -> tf.Tensor:
         """[B, N]: each item's affinity with the history (index rows [B, L], most recent last, -1 unknown)."""

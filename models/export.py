@@ -84,7 +84,7 @@ class Recommender(tf.Module):
     def _scores(self, user_id, history, table=None, unknown=None, content=None):
         """[B, N] scores of every indexed item; an id the index lacks reads as unknown. table, unknown: other item
         vectors in index order (an ablation; rows past them read as unknown); content: _content_scores of the same
-        history, added (None: the towers alone)."""
+        history, added to the towers' scores rescaled by bucket (None: the towers alone)."""
         ablated = table is not None
         table = table if ablated else self.index.embeddings
         unknown = self.unknown if unknown is None else unknown
@@ -94,7 +94,7 @@ class Recommender(tf.Module):
         queries = self.query_tower(self._transform({F.USER_ID: user_id}), vectors, present, training=False)
         scores = tf.matmul(queries, table, transpose_b=True) if ablated else self.index.scores(queries)
         if content is not None:
-            scores += content[:, :tf.shape(scores)[1]]
+            scores = self.content_path.rescaled(scores) + content[:, :tf.shape(scores)[1]]
         return scores
 
     def _ranks(self, user_id, history, targets, table=None, unknown=None, content=None):

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from avrec.config import ModelConfig
 from avrec.models.content_path import ContentPath, interaction_buckets
-from avrec.models.content_path_fit import HALF_LIVES, cold_read, fit_content_path
+from avrec.models.content_path_fit import HALF_LIVES, SCALES, TOPS, _fit, cold_read, fit_content_path
 from avrec.models import preprocessing as P
 from avrec.models.item_content import ItemContent
 from avrec.models.retrieval import TwoTowerModel
@@ -41,6 +41,35 @@ def test_scores_are_the_weighted_standardized_cosine_with_the_recency_weighted_h
     np.testing.assert_allclose(path.text.numpy()[[1, 4]], [[1.0, 0.0], [0.0, 1.0]])
 
 
+def test_the_towers_scores_are_scaled_by_bucket_up_to_the_rows_scored():
+    path = ContentPath(np.eye(4), np.array([0, 1, 2, 0]), scales=(0.5, 0.8))
+    towers = tf.constant([[1.0, -2.0, 3.0, 4.0]])
+    np.testing.assert_allclose(path.rescaled(towers).numpy(), [[0.5, -1.6, 3.0, 2.0]])
+    np.testing.assert_allclose(path.rescaled(towers[:, :3]).numpy(), [[0.5, -1.6, 3.0]])  # an ablation's shorter table
+    np.testing.assert_allclose(ContentPath(np.eye(4), np.array([0, 1, 2, 0])).rescaled(towers).numpy(), towers)
+
+
+class _ScriptedSlice:
+    """Recalls as a known function of the path: the cold bucket gains with its weight, twice as much once its towers'
+    scores are scaled down; scaled to 0.6 the warm ("many") targets lose a fifth."""
+    distinct = np.array([500, 0, 500])
+
+    def recalls(self, candidates, half_life):
+        rows = []
+        for weights, _, _, scales in candidates:
+            cold = 0.1 + 0.001 * weights[0] * (2.0 if scales[0] < 1 else 1.0)
+            many = 0.5 * (0.8 if scales[0] < 0.7 else 1.0)
+            rows.append(np.array([[cold, 0.0, many]] * len(TOPS)))
+        return np.stack(rows)
+
+
+def test_the_fit_scales_a_buckets_towers_down_where_that_pays_within_the_warm_bound():
+    half_life, (weights, _, _, scales), without, with_path = _fit(_ScriptedSlice(), max_warm_drop=0.02, min_targets=1)
+    assert scales.tolist() == [min(s for s in SCALES if s >= 0.7), 1.0, 1.0]  # 0.6 would cost the warm targets
+    assert weights[0] == 16.0 and weights[1] == 0.0 and half_life == HALF_LIVES[0]
+    assert with_path[0, 0] > without[0, 0] and with_path[0, 2] == without[0, 2]
+
+
 def _trained():
     """Warm item h is followed by h + 4 (mod 8); cold item c's text is that of warm item c % 8 with noise, so only
     text tells which cold items follow a history."""
@@ -69,6 +98,7 @@ def test_fit_weights_cold_items_by_text_where_it_pays_and_keeps_the_warm_targets
     batches = tf.data.Dataset.from_tensor_slices(examples).batch(16)
     path, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(cold))
     assert report["weights"]["cold"] > 0 and report["half_life"] in HALF_LIVES
+    assert set(report["scales"].values()) <= {1.0, *SCALES} and report["scales"]["many"] == 1.0
     assert report["with"]["cold"] > report["without"]["cold"]
     for top in ("", "_recall@50"):  # the warm targets' bound holds at both cut-offs
         assert report["with" + top]["many"] >= report["without" + top]["many"]
