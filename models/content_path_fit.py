@@ -175,9 +175,9 @@ def _fit_buckets(slice_: _Slice, half_life: float, targeted: list[int], without:
     path, best = start or (_no_path(), without)
     for bucket in targeted:
         candidates = []
-        for point in itertools.product(GRID, scales):  # ((weight, threshold, one_sided), scale)
+        for (weight, threshold, one_sided), scale in itertools.product(GRID, scales):
             candidate = tuple(values.copy() for values in path)
-            for values, value in zip(candidate, (*point[0], point[1])):
+            for values, value in zip(candidate, (weight, threshold, one_sided, scale)):
                 values[bucket] = value
             candidates.append(candidate)
         recalls = slice_.recalls(candidates, half_life)
