@@ -83,8 +83,7 @@ def cold_component(towers: tf.Tensor, affinity: tf.Tensor, cold: tf.Tensor, shar
     times the temperature: log_prior + the trained items' mean logit (a log-mean-exp) + the item's log weight among
     the cold items (sharpness * affinity + towers_weight * logit) less their log-mean-exp. log_prior is an average
     cold item's log-probability against an average trained item's, so the cold items' share grows with their number
-    and does not depend on the catalog's size. Where there is no cold item (or no trained one) the values are not
-    finite: read them at cold items only."""
+    and does not depend on the catalog's size. Read at cold items only, where there are cold and trained items."""
     logits = towers / temperature
     outside = tf.constant(-np.inf, towers.dtype)
 
@@ -107,8 +106,10 @@ def path_scores(towers: tf.Tensor, affinity: tf.Tensor, buckets: tf.Tensor, weig
     per_item = [tf.gather(values, buckets)[tf.newaxis] for values in (weights, thresholds, one_sided, scales)]
     additive = towers * per_item[3] + weighted(affinity, *(values[0] for values in per_item[:3]))
     is_cold = tf.equal(buckets, 0)
-    component = cold_component(towers, affinity, is_cold, cold[1], cold[2], cold[3], temperature)
-    return tf.where(is_cold[tf.newaxis] & (cold[0] > 0), component, additive)
+    # Only where it is on and both sets have items (else its values are not finite); off, a request skips its passes.
+    anchored = (cold[0] > 0) & tf.reduce_any(is_cold) & tf.reduce_any(~is_cold)
+    return tf.cond(anchored, lambda: tf.where(is_cold[tf.newaxis], cold_component(
+        towers, affinity, is_cold, cold[1], cold[2], cold[3], temperature), additive), lambda: additive)
 
 
 NO_COLD_COMPONENT = (0.0, 0.0, 0.0, 0.0)

@@ -4,8 +4,8 @@ few items' additive weight, threshold, side and scale, on the validation slice, 
 Each candidate re-ranks the slice's examples against the whole catalog, history excluded, as the evaluation ranks.
 The trained items are cut by a hash of their id into COLD_FOLDS folds of SIMULATED_COLD_SHARE each; in turn, each
 fold is read as cold throughout (bucket cold, see `cold_read`), and the hits of all folds add up. Each fold's catalog
-holds as many cold items as one with that share of new releases, so a weight is judged on cold targets competing with
-other cold items as well as with warm ones, and a weight that floods the top with cold items costs the warm targets
+holds as many cold items as one with that share of new releases, so a candidate is judged on cold targets competing
+with other cold items as well as with warm ones, and one that floods the top with cold items costs the warm targets
 what it would cost them in service. The folds together give COLD_FOLDS times the cold targets one fold would: a
 recall of a few percent over a few hundred targets is mostly noise (two sessions' towers scored one fold's 296 cold
 targets 0.0169 and 0.0068).
@@ -26,7 +26,7 @@ of the towers' scores, and the cold component is in logits, so one grid fits any
 for the few bucket: a two-sided path also pushes down the bucket's items that do not stand out (where the towers
 misplace them), a one-sided one leaves them where the towers put them.
 A bucket with fewer than MIN_BUCKET_TARGETS distinct validation targets is not fitted: at a recall of a few percent,
-the standard error over fewer examples is as large as any gain a weight could show, and a weight fitted on that noise
+the standard error over fewer examples is as large as any gain a candidate could show, and one fitted on that noise
 moves items into everyone's top ten.
 
 A simulated cold item is read as an unseen one is: the OOV id, each word of its own (that no other trained item

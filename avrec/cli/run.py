@@ -62,7 +62,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
                              "vision (default: %(default)s)")
     parser.add_argument("--max-warm-drop", type=float, default=default(ModelConfig, "content_path_max_warm_drop"),
                         metavar="FRACTION",
-                        help="the content path may cost warm targets' validation Recall@10 and @50 at most this "
+                        help="the content path may cost warm targets' validation Recall@10, @50 and NDCG@10 at most this "
                              "relative drop for what it gains on cold and few-interaction items; larger surfaces "
                              "more new items (default: %(default)s)")
     parser.add_argument("--finetune-text", action="store_true",

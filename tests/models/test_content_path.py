@@ -5,7 +5,8 @@ import tensorflow as tf
 
 from avrec.config import ModelConfig
 from avrec.models.content_path import ContentPath, interaction_buckets
-from avrec.models.content_path_fit import COLD_GRID, HALF_LIVES, METRICS, SCALES, _fit, cold_read, fit_content_path
+from avrec.models.content_path_fit import (COLD_GRID, HALF_LIVES, METRICS, SCALES, _fit, cold_read, describe,
+                                           fit_content_path)
 from avrec.models import preprocessing as P
 from avrec.models.item_content import ItemContent
 from avrec.models.retrieval import TwoTowerModel
@@ -75,6 +76,14 @@ def test_cold_items_are_a_mixture_component_anchored_to_the_trained_items():
     shifted = towers.copy()
     shifted[0, 3:] += 7.0  # the towers' level for cold items is not calibrated: it does not place them
     np.testing.assert_allclose(path.apply(tf.constant(shifted), affinity).numpy()[0], scores, atol=1e-4)
+    # an ablation's shorter table: the component over the rows it has
+    shorter = path.apply(tf.constant(towers[:, :5]), affinity).numpy()[0]
+    np.testing.assert_allclose(shorter[:3], towers[0, :3], atol=1e-6)
+    np.testing.assert_allclose(shorter[3:], temperature * (log_prior + log_mean_exp(logits[:3]) + within[3:5]
+                                                           - log_mean_exp(within[3:5])), atol=1e-5)
+    # a catalog of cold items alone has no trained distribution to anchor to: the towers' scores, all finite
+    alone = ContentPath(text, np.zeros(6, np.int32), cold=(1.0, sharpness, towers_weight, log_prior))
+    np.testing.assert_allclose(alone.apply(tf.constant(towers), affinity).numpy(), towers, atol=1e-6)
     assert ContentPath(text, buckets).cold.numpy().tolist() == [0.0] * 4  # no component unless fitted
 
 
@@ -141,7 +150,10 @@ def test_fit_weights_cold_items_by_text_where_it_pays_and_keeps_the_warm_targets
     assert path.buckets.numpy().tolist() == interaction_buckets(counts).tolist()
     rows, present = tf.constant([[0]], tf.int64), tf.constant([[True]])
     scores = path.apply(tf.zeros([1, CATALOG]), path.affinities(rows, present))  # as the served index reads it
-    assert scores.dtype == tf.float32 and scores.shape == (1, CATALOG)
+    assert scores.dtype == tf.float32 and scores.shape == (1, CATALOG) and np.all(np.isfinite(scores.numpy()))
+    assert path.cold.numpy().tolist() == [1.0, *report["cold_component"].values()]
+    assert path.temperature.numpy() == config.temperature
+    assert "cold: component of sharpness" in describe(report) and "NDCG@10" in describe(report)
     # Fewer cold targets than the fit asks for (there are not that many examples): the bucket is not fitted.
     _, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(warm) + len(cold) + 1)
     assert report["cold_component"] is None and report["with"] == report["without"]
