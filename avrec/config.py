@@ -178,9 +178,8 @@ class ModelConfig(_Section):
     fusion: str = "gated"  # "gated" (learned per-item gates) or "alpha" (fixed alpha * text + (1 - alpha) * vision)
     alpha: float = 0.5
     modality_dropout: float = 0.2
-    # The content candidate path (models.content_path): rarely or never trained items also scored by their text's
-    # affinity with the history's, fitted on the validation slice within this relative drop of the others' Recall@10,
-    # Recall@50 and NDCG@10.
+    # The content candidate path (models.content_path), fitted on the validation slice within this relative drop of
+    # the other targets' Recall@10, Recall@50 and NDCG@10.
     content_path: bool = True
     content_path_max_warm_drop: float = 0.02
     # Fine-tune the text encoder end to end instead of reading frozen text embeddings (meant for a GPU).
