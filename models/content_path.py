@@ -103,8 +103,8 @@ def path_scores(towers: tf.Tensor, affinity: tf.Tensor, buckets: tf.Tensor, weig
     weights, thresholds, one_sided (1.0 / 0.0) and scales [3] per bucket are the additive path's; cold [4] is
     (anchored 1.0 / 0.0, sharpness, towers_weight, log_prior): the cold items as a mixture component where anchored
     (cold_component)."""
-    per_item = [tf.gather(values, buckets)[tf.newaxis] for values in (weights, thresholds, one_sided, scales)]
-    additive = towers * per_item[3] + weighted(affinity, *(values[0] for values in per_item[:3]))
+    additive = (towers * tf.gather(scales, buckets)[tf.newaxis]
+                + weighted(affinity, *(tf.gather(values, buckets) for values in (weights, thresholds, one_sided))))
     is_cold = tf.equal(buckets, 0)
     # Only where it is on and both sets have items (else its values are not finite); off, a request skips its passes.
     anchored = (cold[0] > 0) & tf.reduce_any(is_cold) & tf.reduce_any(~is_cold)
