@@ -77,6 +77,24 @@ def weighted(affinity: tf.Tensor, item_weights: tf.Tensor, item_thresholds: tf.T
     return item_weights[tf.newaxis] * (above - item_one_sided[tf.newaxis] * tf.minimum(above, 0.0))
 
 
+def log_mean_exp(values: tf.Tensor, members: tf.Tensor | None = None) -> tf.Tensor:
+    """[B, N] -> [B, 1]: the log of the mean of exp(values) over the members [N] (bool; None: every column)."""
+    if members is None:
+        count = tf.cast(tf.shape(values)[1], values.dtype)
+    else:
+        count = tf.reduce_sum(tf.cast(members, values.dtype))
+        values = tf.where(members[tf.newaxis], values, tf.constant(-np.inf, values.dtype))
+    return tf.reduce_logsumexp(values, axis=1, keepdims=True) - tf.math.log(count)
+
+
+def mixture_logits(logits: tf.Tensor, affinity: tf.Tensor, anchor: tf.Tensor, sharpness, towers_weight, log_prior,
+                   members: tf.Tensor | None = None) -> tf.Tensor:
+    """The cold items' logits [B, N] from their towers' logits and affinities [B, N] and the trained items' mean
+    logit anchor [B, 1]: log_prior + anchor + each item's log weight among the members (None: every column)."""
+    within = sharpness * affinity + towers_weight * logits
+    return log_prior + anchor + within - log_mean_exp(within, members)
+
+
 def cold_component(towers: tf.Tensor, affinity: tf.Tensor, cold: tf.Tensor, sharpness, towers_weight, log_prior,
                    temperature) -> tf.Tensor:
     """[B, N] scores of the cold items ([N] bool) as a mixture component, in logits (a towers' score / temperature)
@@ -85,15 +103,8 @@ def cold_component(towers: tf.Tensor, affinity: tf.Tensor, cold: tf.Tensor, shar
     cold item's log-probability against an average trained item's, so the cold items' share grows with their number
     and does not depend on the catalog's size. Read at cold items only, where there are cold and trained items."""
     logits = towers / temperature
-    outside = tf.constant(-np.inf, towers.dtype)
-
-    def log_mean_exp(values, members):
-        count = tf.reduce_sum(tf.cast(members, values.dtype))
-        return tf.reduce_logsumexp(tf.where(members[tf.newaxis], values, outside), axis=1, keepdims=True) - tf.math.log(
-            count)
-
-    within = sharpness * affinity + towers_weight * logits
-    return temperature * (log_prior + log_mean_exp(logits, ~cold) + within - log_mean_exp(within, cold))
+    return temperature * mixture_logits(logits, affinity, log_mean_exp(logits, ~cold), sharpness, towers_weight,
+                                        log_prior, cold)
 
 
 def path_scores(towers: tf.Tensor, affinity: tf.Tensor, buckets: tf.Tensor, weights: tf.Tensor,

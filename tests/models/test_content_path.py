@@ -4,9 +4,11 @@ import numpy as np
 import tensorflow as tf
 
 from avrec.config import ModelConfig
-from avrec.models.content_path import ContentPath, interaction_buckets
-from avrec.models.content_path_fit import (COLD_GRID, HALF_LIVES, METRICS, SCALES, _fit, cold_read, describe,
-                                           fit_content_path)
+from avrec.models.content_path import ContentPath, interaction_buckets, path_scores
+from avrec.models.content_path_fit import (COLD_GRID, HALF_LIVES, METRICS, SCALES, _candidates, _fit, _no_path, _text,
+                                           cold_folds, cold_read, describe, fit_content_path, validation_slice)
+from avrec.models.index import excluded_mask
+from avrec.models.metrics import target_ranks
 from avrec.models import preprocessing as P
 from avrec.models.item_content import ItemContent
 from avrec.models.retrieval import TwoTowerModel
@@ -93,7 +95,7 @@ class _ScriptedSlice:
     ("many") targets lose a fifth, and a cold prior above 1 costs them 10% of their NDCG@10 alone."""
     distinct = np.array([500, 500, 500])
 
-    def metrics(self, candidates, half_life):
+    def metrics(self, candidates, half_life, bucket=0):
         rows = []
         for point in candidates:
             cold = 0.1 + 0.01 * point.cold[0] * point.cold[1]
@@ -157,6 +159,35 @@ def test_fit_weights_cold_items_by_text_where_it_pays_and_keeps_the_warm_targets
     # Fewer cold targets than the fit asks for (there are not that many examples): the bucket is not fitted.
     _, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(warm) + len(cold) + 1)
     assert report["cold_component"] is None and report["with"] == report["without"]
+
+
+def test_the_fit_ranks_each_candidate_as_the_served_scores_rank_it():
+    """The fit scores one bucket's items per candidate and looks the other items up in their sorted scores: each
+    target's rank must be the one the served path's scores give it, in every fold."""
+    model, config = _trained()
+    cold = list(range(SIZES.items, CATALOG))
+    examples = features([0] * 24, [(h + 4) % 8 for h in range(8)] * 2 + cold[:8],
+                        [[h] for h in range(8)] * 2 + [[c % 8] for c in cold[:8]], config)
+    counts = np.array([50, 3] * (SIZES.items // 2) + [0] * len(cold))  # many, few and cold items
+    text = _text(model)
+    folds = cold_folds(model.catalog.features[P.ITEM_KEY], interaction_buckets(counts))
+    slice_ = validation_slice(model, tf.data.Dataset.from_tensor_slices(examples).batch(10), counts, text, folds)
+    with_cold = _candidates(_no_path(), 0, (1.0,))[::23]
+    for bucket, candidates in ((0, [_no_path(), *with_cold]), (1, _candidates(with_cold[2], 1, SCALES)[::31])):
+        expected = np.zeros((len(candidates), len(METRICS), 3))
+        for number, point in enumerate(candidates):
+            for queries, rows, present, targets, known in slice_.batches:
+                for fold_queries, (table, buckets) in zip(queries, slice_.folds):
+                    scores = path_scores(tf.matmul(fold_queries, table, transpose_b=True),
+                                         slice_.path.affinities(rows, present, 1.0), buckets,
+                                         *slice_._values(point), config.temperature)
+                    ranks = target_ranks(scores, targets, excluded_mask(rows, CATALOG)).numpy()[known]
+                    of = buckets[targets.numpy()[known]]
+                    for metric, gain in enumerate([ranks < 10, ranks < 50, (ranks < 10) / np.log2(ranks + 2.0)]):
+                        np.add.at(expected[number, metric], of, gain)
+        metrics = slice_.metrics(candidates, 1.0, bucket)
+        np.testing.assert_allclose(metrics, expected / np.maximum(slice_.totals, 1), atol=1e-6)
+        assert np.ptp(metrics[:, :, bucket], axis=0).max() > 0  # the candidates rank the bucket's targets apart
 
 
 def test_simulated_cold_items_read_none_of_their_own_words():
