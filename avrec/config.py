@@ -115,8 +115,7 @@ class DataConfig(_Section):
     max_history: int = 50
     # Above this fraction of bad rows (per file) the run stops instead of reporting and skipping them.
     max_bad_fraction: float = 0.01
-    # Users with fewer interactions than this contribute to training only (nothing to hold out).
-    min_user_interactions: int = 2
+    min_user_interactions: int = 2  # users with fewer interactions are in training only (nothing to hold out)
     # Cold-start evaluation: this share of the interacted items is held out of training entirely and all their
     # interactions are evaluated (0 = off).
     cold_item_fraction: float = 0.0
@@ -141,6 +140,7 @@ class DataConfig(_Section):
 
 LOSSES = ("auto", "full_softmax", "in_batch")
 USER_TOWERS = ("attention", "mean")
+COLD_READS = ("both", "bare", "content")  # how the content path's fit reads simulated cold items
 # Full softmax's work per epoch, catalog items x training examples, allowed by default (the model's and SASRec's):
 # about 6 minutes an epoch on two CPU cores; 20k catalog items with 500k training examples fit.
 FULL_SOFTMAX_BUDGET = 10_000_000_000
@@ -153,10 +153,8 @@ class ModelConfig(_Section):
     embedding_dim: int = 64
     # The query reads the user's latest `history_length` items (Transform keeps that many per example).
     history_length: int = 50
-    # Scores are dot products divided by this (the softmax's temperature).
-    temperature: float = 1.0
-    # Probability of replacing a user or item id by the OOV index in training (cold-start robustness).
-    id_dropout: float = 0.1
+    temperature: float = 1.0  # scores are dot products divided by this (the softmax's temperature)
+    id_dropout: float = 0.1  # probability that training reads a user or item id as the OOV id (cold-start robustness)
     # Users with fewer training examples than this share the OOV user id (a sparse id would add noise).
     user_min_examples: int = 10
     logq_correction: bool = True
@@ -179,9 +177,11 @@ class ModelConfig(_Section):
     alpha: float = 0.5
     modality_dropout: float = 0.2
     # The content candidate path (models.content_path), fitted on the validation slice within this relative drop of
-    # the other targets' Recall@10, Recall@50 and NDCG@10.
+    # the other targets' Recall@10, Recall@50 and NDCG@10, simulated cold items read bare (no pretrained content),
+    # with their content, or both ways (models.content_path_fit).
     content_path: bool = True
     content_path_max_warm_drop: float = 0.02
+    content_path_cold_read: str = "both"
     # Fine-tune the text encoder end to end instead of reading frozen text embeddings (meant for a GPU).
     finetune_text: bool = False
     # Start from the latest blessed model's weights (ids that persist keep their embeddings); off: from scratch.
@@ -215,7 +215,8 @@ class ModelConfig(_Section):
         self._each(("id_dropout", "modality_dropout", "content_path_max_warm_drop", "attention_dropout"),
                    lambda value: 0 <= value < 1, "in [0, 1)")
         _require(0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha}")
-        for name, choices in (("fusion", ("gated", "alpha")), ("loss", LOSSES), ("user_tower", USER_TOWERS)):
+        for name, choices in (("fusion", ("gated", "alpha")), ("loss", LOSSES), ("user_tower", USER_TOWERS),
+                              ("content_path_cold_read", COLD_READS)):
             self._one_of(name, choices)
 
     def uses_full_softmax(self, catalog_items: int, training_examples: int) -> bool:
@@ -263,8 +264,7 @@ class EvalConfig(_Section):
     eval_examples: int = 100000
     baseline_eval_examples: int = 20000
     baseline_train_users: int = 50000
-    # The baselines that run (content_only needs content embeddings); each one's cost is in timings.json.
-    baselines: tuple = BASELINES
+    baselines: tuple = BASELINES  # those that run (content_only needs content embeddings); costs in timings.json
     recent_popularity_days: int = 30
     # EASE inverts an items x items matrix; SASRec's full softmax costs catalog items x training positions per
     # epoch: beyond these, each is skipped with a note naming the reason.

@@ -32,11 +32,14 @@ moves items into everyone's top ten.
 
 A simulated cold item is read as an unseen one is: the OOV id, each word of its own (that no other trained item
 has) the OOV word, as an unseen item's own words never reach the vocabulary, and its categories and shared words.
-Its pretrained vectors are left out: they are as unique as its id, and the shared layers learned them from its
-interactions. Read with nothing but the OOV id and its categories, every simulated item of a category ties, the
-towers rank none of them (0 validation Recall@10 and @50 against 0.0071 and 0.0258 for truly unseen items on a
-short-history set), so the fit chose a steep weight on text alone, and served cold Recall@50 fell to 0.0188
-(content alone: 0.0503).
+(Read with nothing but the OOV id and its categories, every simulated item of a category tied, the towers ranked none
+of them, the fit chose a steep weight on text alone, and served cold Recall@50 fell to 0.0188 against content
+alone's 0.0503.) Its pretrained content is the one part of the read no choice makes true: left out (bare), the
+towers' score of a simulated item lacks what the trained fusion makes of a new item's text, and three short-history
+fits in a row gave the towers' score no weight among cold items, where the test split preferred 0.75; read in
+(content), the shared layers learned those vectors from the item's own interactions, and the fit leaned on the
+towers (sharpness 0.5, weight 1), serving cold items worse still. The truth lies between, so by default each fold is
+read both ways and the hits of both add up (ModelConfig.content_path_cold_read).
 """
 from __future__ import annotations
 
@@ -88,16 +91,17 @@ def cold_folds(item_keys: tf.Tensor, buckets: np.ndarray) -> np.ndarray:
     return np.where((folds < COLD_FOLDS) & (buckets > 0), folds, -1)
 
 
-def cold_read(model, simulated: np.ndarray, counts: np.ndarray) -> tf.Tensor:
+def cold_read(model, simulated: np.ndarray, counts: np.ndarray, content: bool = False) -> tf.Tensor:
     """The item vectors of the simulated cold rows as a never-trained item's: the OOV id, each word no other trained
-    item has the OOV word, no pretrained content; their categories and shared words."""
+    item has the OOV word; their categories and shared words; their pretrained content where `content`."""
     rows = np.flatnonzero(simulated)
     tokens = model.catalog.features[P.TOKEN_INDICES].numpy()
     others = tokens[(counts > 0) & ~simulated]
     shared = np.isin(tokens[rows], others[others >= 0])
     read = np.where(shared | (tokens[rows] == P.INDEX_PAD), tokens[rows], model.sizes.tokens)
     cold = {**model.catalog.take(tf.constant(rows, tf.int64)), P.TOKEN_INDICES: tf.constant(read, tf.int64)}
-    return model.candidate_tower(cold, training=False, ids=False, keep=tf.zeros([len(MODALITIES)], tf.bool))
+    return model.candidate_tower(cold, training=False, ids=False,
+                                 keep=None if content else tf.zeros([len(MODALITIES)], tf.bool))
 
 
 def _text(model) -> tf.Tensor | None:
@@ -277,33 +281,37 @@ def _fit(slice_: _Slice, max_warm_drop: float, min_targets: int) -> tuple[float,
     return (*best[:2], without, best[2])
 
 
-def validation_slice(model, examples: tf.data.Dataset, counts: np.ndarray, text: tf.Tensor,
-                     fold_of_item: np.ndarray) -> _Slice:
-    """The slice read in every fold (cold_folds), each fold's simulated cold items read as cold (cold_read)."""
+READS = {"bare": (False,), "content": (True,), "both": (False, True)}  # ModelConfig.content_path_cold_read
+
+
+def validation_slice(model, examples: tf.data.Dataset, counts: np.ndarray, text: tf.Tensor, fold_of_item: np.ndarray,
+                     reads: tuple[bool, ...] = (False,)) -> _Slice:
+    """The slice read in every fold (cold_folds), each fold's simulated cold items read as cold (cold_read), without
+    and (or) with their pretrained content as `reads` says."""
     buckets = interaction_buckets(counts)
     table, unknown = model.item_table(training=False)
     folds = []
-    for fold in range(COLD_FOLDS):
+    for fold, content in itertools.product(range(COLD_FOLDS), reads):
         simulated = fold_of_item == fold
         read = table
         if simulated.any():
             read = tf.tensor_scatter_nd_update(table, np.flatnonzero(simulated)[:, np.newaxis],
-                                               cold_read(model, simulated, counts))
+                                               cold_read(model, simulated, counts, content))
         folds.append((read, np.where(simulated, 0, buckets).astype(np.int32)))
     return _Slice(model, examples, unknown, ContentPath(text, buckets), folds)
 
 
 def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_warm_drop: float,
-                     min_targets: int = MIN_BUCKET_TARGETS) -> tuple[ContentPath | None, dict]:
+                     min_targets: int = MIN_BUCKET_TARGETS, reads: str = "both") -> tuple[ContentPath | None, dict]:
     """(the fitted path in catalog order, or None where the model reads no text or no bucket gains: the served score
-    then skips it; a report for history.json)."""
+    then skips it; a report for history.json). reads: how simulated cold items are read (READS)."""
     text = _text(model)
     if text is None:
         return None, {"off": "the model reads no pretrained text"}
     started = time.monotonic()
     buckets = interaction_buckets(counts)
     fold_of_item = cold_folds(model.catalog.features[P.ITEM_KEY], buckets)
-    slice_ = validation_slice(model, examples, counts, text, fold_of_item)
+    slice_ = validation_slice(model, examples, counts, text, fold_of_item, READS[reads])
     half_life, path, without, with_path = _fit(slice_, max_warm_drop, min_targets)
 
     def per_bucket(values, scale=1.0):
@@ -316,7 +324,7 @@ def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_w
               "cold_component": ({"sharpness": sharpness, "towers_weight": towers_weight, "log_prior": log_prior}
                                  if anchored else None),
               "half_life": half_life, "spread": round(slice_.spread, 4),
-              "validation_examples": per_bucket(slice_.distinct), "cold_folds": COLD_FOLDS,
+              "validation_examples": per_bucket(slice_.distinct), "cold_folds": COLD_FOLDS, "cold_read": reads,
               "simulated_cold_items": int((fold_of_item >= 0).sum()), "min_bucket_targets": min_targets,
               **{f"{side}{'' if metric == 'recall@10' else '_' + metric}": per_bucket(values[number])
                  for side, values in (("without", without), ("with", with_path))

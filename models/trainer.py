@@ -114,8 +114,8 @@ def run_fn(fn_args) -> None:
                       selected["all"]["warm"], selected["all"]["cold"],
                       f"; switched off (no gain): {', '.join(selected['off'])}" if selected["off"] else "")
         if config.content_path:
-            content_path, history["content_path"] = fit_content_path(model, held_out, data.counts,
-                                                                     config.content_path_max_warm_drop)
+            content_path, history["content_path"] = fit_content_path(
+                model, held_out, data.counts, config.content_path_max_warm_drop, reads=config.content_path_cold_read)
             progress.info("content path: %s", describe(history["content_path"]))
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as handle:
         json.dump(history, handle, indent=2)

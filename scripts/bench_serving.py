@@ -8,7 +8,10 @@ client, for --seconds each: p50/p99 latency over every request of a run, and thr
 over the same embeddings in this process (matrix-vector product and argpartition), one query at a time (more
 threads only contend for the GIL). Ratios are server / floor (latency: how many times slower; throughput: the
 fraction of the floor's rate). The load generator shares the machine and, being Python, its GIL: with few cores
-the client side is part of what is measured.
+the client side is part of what is measured. With --text-dim (default 384, MiniLM's), the same catalog is served a
+second time through a content path (models.content_path: a tenth of the items cold, a fifth few-interaction, the
+cold component on), as a trained model with text is: what the path costs a request. Its passes over the catalog run
+whatever the history (a history's text is a gather of its rows), so requests carry none, as the plain model's do.
 
 Then the server's RSS: idle after the sweep, after a 100,000-instance REST request (refused: over --max-batch), after
 a gRPC message of a few bytes declaring 20,000 user ids (refused likewise), and after the largest request the limits
@@ -138,12 +141,51 @@ def memory_rows(server, catalog: SyntheticCatalog) -> list[tuple[str, str, float
     return rows
 
 
+def serve(catalog: SyntheticCatalog, variant: str, users: list[str], floor, levels: list[int], seconds: float,
+          memory: dict) -> list[tuple]:
+    """The rows of one served model at each client level over REST and gRPC; where `floor` is given, the answers are
+    checked against it and the server's memory under large requests goes to `memory` (the content path changes the
+    ranking: tests check it against path_scores)."""
+    rows, size = [], len(catalog.item_ids)
+    with tempfile.TemporaryDirectory() as base:
+        started = time.perf_counter()
+        catalog.save_model(Path(base) / MODEL / "1", k=TOP)
+        server = avrec_server(Path(base), Path(base) / "serve.log")
+        try:
+            server.wait_ready(timeout=300)
+            print(f"{size} items{variant}: exported and served in {time.perf_counter() - started:.1f} s", flush=True)
+            for protocol, url in (("REST", server.rest_url), ("gRPC", server.grpc_url)):
+                def make_call(url=url):
+                    client = connect(url, MODEL)
+                    return lambda user: client.recommend(user, k=TOP)
+
+                call = make_call()
+                if floor is not None:
+                    assert [item for item, _ in call(users[0])] == list(floor(users[0])), "server and numpy disagree"
+                load(make_call, users, 1, 0.5)
+                for clients in levels:
+                    before = rss_mib(server.process.pid)
+                    latencies, errors, rate = load(make_call, users, clients, seconds)
+                    p50, p99 = percentiles(latencies)
+                    rows.append((size, f"avrec serve{variant}, {protocol}", clients, p50, p99, rate, errors,
+                                 f"{before:.0f}", f"{rss_mib(server.process.pid):.0f}"))
+                    print(f"  {protocol}, {clients} clients: {rate:.0f} req/s", flush=True)
+            if floor is not None:
+                memory[size] = memory_rows(server, catalog)
+        finally:
+            server.stop()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="catalog sizes (default: %(default)s)")
     parser.add_argument("--dim", type=int, default=64, help="embedding size (default: %(default)s)")
     parser.add_argument("--clients", default="1,8,32", help="concurrent clients per run (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each run (default: %(default)s)")
+    parser.add_argument("--text-dim", type=int, default=384,
+                        help="item text size of a second model served with a content path, as a trained model with "
+                             "MiniLM titles is (0: none; default: %(default)s)")
     args = parser.parse_args()
     levels = [int(clients) for clients in args.clients.split(",")]
 
@@ -156,32 +198,12 @@ def main() -> None:
         latencies, _, floor_rate = load(lambda: floor, users, 1, args.seconds)
         floor_p50, floor_p99 = percentiles(latencies)
         rows.append((size, "numpy in-process (floor)", 1, floor_p50, floor_p99, floor_rate, 0, "", ""))
-        with tempfile.TemporaryDirectory() as base:
-            started = time.perf_counter()
-            catalog.save_model(Path(base) / MODEL / "1", k=TOP)
-            server = avrec_server(Path(base), Path(base) / "serve.log")
-            try:
-                server.wait_ready(timeout=300)
-                print(f"{size} items: exported and served in {time.perf_counter() - started:.1f} s", flush=True)
-                for protocol, url in (("REST", server.rest_url), ("gRPC", server.grpc_url)):
-                    def make_call(url=url):
-                        client = connect(url, MODEL)
-                        return lambda user: client.recommend(user, k=TOP)
-
-                    call = make_call()
-                    expected = list(floor(users[0]))
-                    assert [item for item, _ in call(users[0])] == expected, "server and numpy disagree"
-                    load(make_call, users, 1, 0.5)
-                    for clients in levels:
-                        before = rss_mib(server.process.pid)
-                        latencies, errors, rate = load(make_call, users, clients, args.seconds)
-                        p50, p99 = percentiles(latencies)
-                        rows.append((size, f"avrec serve, {protocol}", clients, p50, p99, rate, errors,
-                                     f"{before:.0f}", f"{rss_mib(server.process.pid):.0f}"))
-                        print(f"  {protocol}, {clients} clients: {rate:.0f} req/s", flush=True)
-                memory[size] = memory_rows(server, catalog)
-            finally:
-                server.stop()
+        served = [("", catalog)]
+        if args.text_dim:
+            served.append((" + content path", SyntheticCatalog.random(size, num_users=1000, dim=args.dim, seed=size,
+                                                                      text_dim=args.text_dim)))
+        for variant, model in served:
+            rows += serve(model, variant, users, floor if not variant else None, levels, args.seconds, memory)
 
     print(f"\ntop-{TOP} requests, {args.dim}-d embeddings, {args.seconds:g} s per run; latency over every request "
           "of a run; ratios to the floor (numpy, one query at a time in process); RSS of the server process\n")

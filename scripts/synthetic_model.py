@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from avrec import contract
+from avrec.models.content_path import ContentPath
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,16 +29,29 @@ class SyntheticCatalog:
     user_ids: np.ndarray  # str [U]
     user_embeddings: np.ndarray  # float32 [U, D]
     item_titles: np.ndarray | None = None  # str [N]: exported as the optional item_titles signature
+    item_text: np.ndarray | None = None  # float32 [N, T]: served through a content path (models.content_path)
 
     @classmethod
     def random(cls, num_items: int, num_users: int = 100, dim: int = 16, seed: int = 0,
-               titles: bool = False) -> "SyntheticCatalog":
+               titles: bool = False, text_dim: int = 0) -> "SyntheticCatalog":
         rng = np.random.default_rng(seed)
         return cls(item_ids=np.array([f"i{n}" for n in range(num_items)]),
                    item_embeddings=rng.standard_normal((num_items, dim), dtype=np.float32),
                    user_ids=np.array([f"u{n}" for n in range(num_users)]),
                    user_embeddings=rng.standard_normal((num_users, dim), dtype=np.float32),
-                   item_titles=np.array([f"Title {n}" for n in range(num_items)]) if titles else None)
+                   item_titles=np.array([f"Title {n}" for n in range(num_items)]) if titles else None,
+                   item_text=rng.standard_normal((num_items, text_dim), dtype=np.float32) if text_dim else None)
+
+    def content_path(self) -> ContentPath | None:
+        """With item text: a content path as a fit leaves one on a short-history catalog (a tenth of the items cold,
+        a fifth trained on a few times; the cold component and the few items' two-sided path on), so that serving
+        pays for every pass a trained model's requests make."""
+        if self.item_text is None:
+            return None
+        share = np.random.default_rng(len(self.item_ids)).random(len(self.item_ids))
+        buckets = np.where(share < 0.1, 0, np.where(share < 0.3, 1, 2))
+        return ContentPath(self.item_text, buckets, weights=(0.0, 1.3), thresholds=(0.0, 1.0), half_life=1.0,
+                           scales=(1.0, 0.8), cold=(1.0, 1.5, 0.75, -0.5))
 
     @property
     def cold_start_query(self) -> np.ndarray:
@@ -76,6 +90,7 @@ class _ContractModule(tf.Module):
         self.user_vectors = tf.Variable(catalog.user_embeddings, trainable=False)
         self.cold_start = tf.Variable(catalog.cold_start_query, trainable=False)
         self.item_index = _lookup_table(catalog.item_ids)
+        self.content_path = catalog.content_path()
         self.user_index = _lookup_table(catalog.user_ids)
         if catalog.item_titles is not None:  # saving traces every tf.function attribute: add this one only here
             self.item_titles = tf.Variable(catalog.item_titles.astype(object), dtype=tf.string, trainable=False)
@@ -86,9 +101,12 @@ class _ContractModule(tf.Module):
         known = tf.cast(index >= 0, tf.float32)[..., tf.newaxis]
         return tf.gather(table, tf.maximum(index, 0)) * known
 
-    def _top_k(self, query: tf.Tensor, excluded: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Top-k items by dot product, with `excluded` catalog indices ([B, M], -1 = none) scored -inf."""
+    def _top_k(self, query: tf.Tensor, excluded: tf.Tensor, history: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """Top-k items by dot product (through the content path, with the history's catalog indices [B, L], where
+        there is one), with `excluded` catalog indices ([B, M], -1 = none) scored -inf."""
         scores = tf.matmul(query, self.item_vectors, transpose_b=True)
+        if self.content_path is not None and history is not None:
+            scores = self.content_path.apply(scores, self.content_path.affinities(history, history >= 0))
         rows = tf.repeat(tf.range(tf.shape(excluded, out_type=tf.int64)[0]), tf.shape(excluded)[1])
         columns = tf.reshape(excluded, [-1])
         valid = columns >= 0
@@ -106,7 +124,7 @@ class _ContractModule(tf.Module):
                  + tf.reduce_sum(self._vectors(history_index, self.item_vectors), axis=1) / tf.maximum(count, 1.0))
         cold = (user_index < 0) & (count[:, 0] == 0)
         query = tf.where(cold[:, tf.newaxis], self.cold_start[tf.newaxis, :], query)
-        return self._top_k(query, tf.concat([history_index, self.item_index.lookup(exclude)], axis=1))
+        return self._top_k(query, tf.concat([history_index, self.item_index.lookup(exclude)], axis=1), history_index)
 
     @tf.function(input_signature=[_STRING_ROWS, _STRING_MATRIX])
     def serving_default(self, user_id, history):
@@ -140,9 +158,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--k", type=int, default=contract.DEFAULT_TOP_K)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--text-dim", type=int, default=0, help="item text size: with it, a content path (0: none)")
     parser.add_argument("--out", type=Path, required=True, help="the version directory to write")
     args = parser.parse_args(argv)
-    SyntheticCatalog.random(args.items, args.users, args.dim, args.seed, titles=True).save_model(args.out, args.k)
+    SyntheticCatalog.random(args.items, args.users, args.dim, args.seed, titles=True,
+                            text_dim=args.text_dim).save_model(args.out, args.k)
     print(f"wrote {args.out}")
 
 

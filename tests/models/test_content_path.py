@@ -143,7 +143,7 @@ def test_fit_weights_cold_items_by_text_where_it_pays_and_keeps_the_warm_targets
     counts = np.array([50] * SIZES.items + [0] * len(cold))
     batches = tf.data.Dataset.from_tensor_slices(examples).batch(16)
     path, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(cold))
-    assert report["cold_component"] is not None and report["half_life"] in HALF_LIVES
+    assert report["cold_component"] is not None and report["half_life"] in HALF_LIVES and report["cold_read"] == "both"
     assert tuple(report["cold_component"].values()) in COLD_GRID
     assert set(report["scales"].values()) <= {1.0, *SCALES} and report["scales"]["many"] == 1.0
     assert report["with"]["cold"] > report["without"]["cold"]
@@ -205,6 +205,7 @@ def test_simulated_cold_items_read_none_of_their_own_words():
     own = read([7, 10])
     np.testing.assert_allclose(read([7, 15]), own, atol=1e-6)  # another word of its own: the same read
     assert not np.allclose(read([4, 10]), own, atol=1e-4)  # another shared word: another read
+    assert not np.allclose(cold_read(model, simulated, counts, content=True), read([4, 10]), atol=1e-4)  # its text
 
 
 def test_no_text_read_means_no_path():
