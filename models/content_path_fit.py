@@ -175,8 +175,8 @@ class _Slice:
         """[candidates, METRICS, buckets] each candidate's metrics over all folds, the served scores' (path_scores)
         ranks. The candidates differ in `bucket`'s values alone: per batch and fold, the other items' scores are
         computed and sorted once; each candidate scores the bucket's items only, and a target's rank is the count of
-        those at least its score plus a search among the others (the cold bucket is a tenth of the catalog: the fit
-        runs ten times faster than with whole-catalog passes per candidate)."""
+        those at least its score plus a search among the others (the cold bucket is a tenth of the catalog: on short
+        histories the same fit took 124 s, against 527 s with whole-catalog passes per candidate)."""
         sums = np.zeros((len(candidates), len(METRICS), len(BUCKETS)))
         temperature = tf.constant(self.model.config.temperature, tf.float32)
         size = self.model.catalog.size
@@ -197,13 +197,14 @@ class _Slice:
                 outside_ahead = _at_least(others, outside_score)
                 position = np.zeros(size, np.int64)
                 position[columns] = np.arange(len(columns))
+                target_column = tf.constant(position[safe])
                 read = [tf.gather(values, columns, axis=1) for values in (towers, affinity, competitors)]
                 anchor = log_mean_exp(towers / temperature, tf.constant(read_buckets != 0)) if bucket == 0 else 0.0
                 target_buckets = read_buckets[safe][known]
                 for number, point in enumerate(values):
                     if len(columns):
                         target_score, ahead = _bucket_ranks(*read, anchor, *point, temperature, inside,
-                                                            tf.constant(position[safe]), outside_score)
+                                                            target_column, outside_score)
                         ahead += tf.where(inside, _at_least(others, target_score), outside_ahead)
                     else:
                         target_score, ahead = outside_score, outside_ahead
