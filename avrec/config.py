@@ -21,10 +21,8 @@ SCHEMA_DIR = PROJECT_ROOT / "schemas"
 # encoder handle there (see avrec.models.encoders.convert).
 ENCODER_BUILD_DIR = PROJECT_ROOT / "build" / "encoders"
 LOCAL_ENCODER_DIRS = {
-    "text_preprocessor": "minilm_l6_h384_preprocess",
-    "text_encoder": "minilm_l6_h384_encoder",
-    "image_feature_vector": "mobilenet_v2_feature_vector",
-    "image_classifier": "mobilenet_v2_classification",
+    "text_preprocessor": "minilm_l6_h384_preprocess", "text_encoder": "minilm_l6_h384_encoder",
+    "image_feature_vector": "mobilenet_v2_feature_vector", "image_classifier": "mobilenet_v2_classification",
     "audio": "musicnn_msd",
 }
 
@@ -178,10 +176,11 @@ class ModelConfig(_Section):
     modality_dropout: float = 0.2
     # The content candidate path (models.content_path), fitted on the validation slice within this relative drop of
     # the other targets' Recall@10, Recall@50 and NDCG@10, simulated cold items read bare (no pretrained content),
-    # with their content, or both ways (models.content_path_fit).
+    # with their content, or both ways (models.content_path_fit); its text in this many principal directions.
     content_path: bool = True
     content_path_max_warm_drop: float = 0.02
     content_path_cold_read: str = "both"
+    content_path_text_dim: int = 256
     # Fine-tune the text encoder end to end instead of reading frozen text embeddings (meant for a GPU).
     finetune_text: bool = False
     # Start from the latest blessed model's weights (ids that persist keep their embeddings); off: from scratch.
@@ -208,7 +207,7 @@ class ModelConfig(_Section):
     def validate(self) -> None:
         self._at_least(1, "embedding_dim", "history_length", "epochs", "batch_size", "text_vocab_size", "oov_buckets",
                        "top_k", "user_min_examples", "patience", "attention_blocks", "attention_heads",
-                       "full_softmax_budget")
+                       "full_softmax_budget", "content_path_text_dim")
         self._at_least(0, "validation_examples", "pretrain_epochs")
         self._each(("temperature", "learning_rate"), lambda value: value > 0, "> 0")
         self._each(("plateau_lr_factor",), lambda value: 0 < value <= 1, "in (0, 1]")

@@ -53,8 +53,8 @@ import tensorflow as tf
 
 from avrec.features import MODALITIES
 from avrec.models import preprocessing as P
-from avrec.models.content_path import (BUCKETS, NO_COLD_COMPONENT, ContentPath, interaction_buckets, log_mean_exp,
-                                       mixture_logits, path_scores, weighted)
+from avrec.models.content_path import (BUCKETS, NO_COLD_COMPONENT, ContentPath, additive, interaction_buckets,
+                                       mixture_logits, path_scores, trained_anchor)
 from avrec.models.index import excluded_mask
 
 SIMULATED_COLD_SHARE = 0.1
@@ -135,7 +135,7 @@ def _bucket_ranks(towers, affinity, competing, anchor, weight, threshold, one_si
     the bucket score at least that [B]). Compiled by XLA, the passes over [B, n] fuse into one."""
     scores = tf.cond(cold[0] > 0, lambda: temperature * mixture_logits(towers / temperature, affinity, anchor, cold[1],
                                                                        cold[2], cold[3]),
-                     lambda: towers * scale + weighted(affinity, weight, threshold, one_sided))
+                     lambda: additive(towers, affinity, scale, weight, threshold, one_sided))
     target_score = tf.where(inside, tf.gather(scores, target_column, batch_dims=1), outside_score)
     ahead = tf.reduce_sum(tf.cast(competing & (scores >= target_score[:, tf.newaxis]), tf.float32), axis=1)
     return target_score, ahead
@@ -189,7 +189,8 @@ class _Slice:
             last = tf.reduce_sum(tf.cast(competitors, tf.float32), axis=1)
             for fold_queries, (table, read_buckets) in zip(queries, self.folds):
                 towers = tf.matmul(fold_queries, table, transpose_b=True)
-                scores = path_scores(towers, affinity, tf.constant(read_buckets), *served, temperature)
+                anchor = trained_anchor(towers, tf.constant(read_buckets), temperature)
+                scores = path_scores(towers, affinity, tf.constant(read_buckets), *served, temperature, anchor)
                 others = tf.sort(tf.where(competitors & (read_buckets != bucket)[np.newaxis], scores, -np.inf), axis=1)
                 columns = np.flatnonzero(read_buckets == bucket)
                 inside = tf.constant(read_buckets[safe] == bucket)
@@ -199,7 +200,6 @@ class _Slice:
                 position[columns] = np.arange(len(columns))
                 target_column = tf.constant(position[safe])
                 read = [tf.gather(values, columns, axis=1) for values in (towers, affinity, competitors)]
-                anchor = log_mean_exp(towers / temperature, tf.constant(read_buckets != 0)) if bucket == 0 else 0.0
                 target_buckets = read_buckets[safe][known]
                 for number, point in enumerate(values):
                     if len(columns):
@@ -286,9 +286,9 @@ READS = {"bare": (False,), "content": (True,), "both": (False, True)}  # ModelCo
 
 
 def validation_slice(model, examples: tf.data.Dataset, counts: np.ndarray, text: tf.Tensor, fold_of_item: np.ndarray,
-                     reads: tuple[bool, ...] = (False,)) -> _Slice:
+                     reads: tuple[bool, ...] = (False,), text_dim: int | None = None) -> _Slice:
     """The slice read in every fold (cold_folds), each fold's simulated cold items read as cold (cold_read), without
-    and (or) with their pretrained content as `reads` says."""
+    and (or) with their pretrained content as `reads` says; the text in text_dim dimensions, as served."""
     buckets = interaction_buckets(counts)
     table, unknown = model.item_table(training=False)
     folds = []
@@ -299,20 +299,22 @@ def validation_slice(model, examples: tf.data.Dataset, counts: np.ndarray, text:
             read = tf.tensor_scatter_nd_update(table, np.flatnonzero(simulated)[:, np.newaxis],
                                                cold_read(model, simulated, counts, content))
         folds.append((read, np.where(simulated, 0, buckets).astype(np.int32)))
-    return _Slice(model, examples, unknown, ContentPath(text, buckets), folds)
+    return _Slice(model, examples, unknown, ContentPath(text, buckets, text_dim=text_dim), folds)
 
 
 def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_warm_drop: float,
-                     min_targets: int = MIN_BUCKET_TARGETS, reads: str = "both") -> tuple[ContentPath | None, dict]:
+                     min_targets: int = MIN_BUCKET_TARGETS, reads: str = "both",
+                     text_dim: int | None = None) -> tuple[ContentPath | None, dict]:
     """(the fitted path in catalog order, or None where the model reads no text or no bucket gains: the served score
-    then skips it; a report for history.json). reads: how simulated cold items are read (READS)."""
+    then skips it; a report for history.json). reads: how simulated cold items are read (READS); text_dim: the text's
+    dimensions in the path (None: all)."""
     text = _text(model)
     if text is None:
         return None, {"off": "the model reads no pretrained text"}
     started = time.monotonic()
     buckets = interaction_buckets(counts)
     fold_of_item = cold_folds(model.catalog.features[P.ITEM_KEY], buckets)
-    slice_ = validation_slice(model, examples, counts, text, fold_of_item, READS[reads])
+    slice_ = validation_slice(model, examples, counts, text, fold_of_item, READS[reads], text_dim)
     half_life, path, without, with_path = _fit(slice_, max_warm_drop, min_targets)
 
     def per_bucket(values, scale=1.0):
@@ -326,6 +328,7 @@ def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_w
                                  if anchored else None),
               "half_life": half_life, "spread": round(slice_.spread, 4),
               "validation_examples": per_bucket(slice_.distinct), "cold_folds": COLD_FOLDS, "cold_read": reads,
+              "text_dim": int(slice_.path.text.shape[1]),
               "simulated_cold_items": int((fold_of_item >= 0).sum()), "min_bucket_targets": min_targets,
               **{f"{side}{'' if metric == 'recall@10' else '_' + metric}": per_bucket(values[number])
                  for side, values in (("without", without), ("with", with_path))
@@ -333,9 +336,11 @@ def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_w
               "seconds": round(time.monotonic() - started, 1)}
     if not path.weights.any() and np.all(path.scales == 1) and not anchored:
         return None, report
-    return ContentPath(text.numpy(), buckets, (path.weights * slice_.spread)[:2], path.thresholds[:2],
-                       path.one_sided[:2] > 0, half_life, path.scales[:2], path.cold,
-                       model.config.temperature), report
+    served = ContentPath(text.numpy(), buckets, (path.weights * slice_.spread)[:2], path.thresholds[:2],
+                         path.one_sided[:2] > 0, half_life, path.scales[:2], path.cold, model.config.temperature,
+                         text_dim)
+    report["rescored_items"] = int(tf.size(served.path_rows))  # what a request reads the text of
+    return served, report
 
 
 def describe(report: dict) -> str:
@@ -355,6 +360,7 @@ def describe(report: dict) -> str:
     cold = ("cold: no component" if component is None else
             f"cold: component of sharpness {component['sharpness']:g}, towers' weight {component['towers_weight']:g}, "
             f"log prior {component['log_prior']:g}")
-    return (f"history half-life {report['half_life']:g}; {cold}; weight, threshold, scale: {few('few')}; "
+    rescored = f"; a request rescores {report['rescored_items']} items" if "rescored_items" in report else ""
+    return (f"history half-life {report['half_life']:g}; {cold}; weight, threshold, scale: {few('few')}{rescored}; "
             f"validation cold / few / many with the path (without): Recall@10 {recalls('')}, "
             f"Recall@50 {recalls('_recall@50')}, NDCG@10 {recalls('_ndcg@10')}")

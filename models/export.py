@@ -77,27 +77,24 @@ class Recommender(tf.Module):
         keys = recent(history, self.history_length, P.HISTORY_PAD)
         return self.index.rows.lookup(keys), keys != P.HISTORY_PAD
 
-    def _affinities(self, history):
-        """[B, N] every indexed item's text affinity with the history (models.content_path), or None without a
-        path."""
-        return None if self.content_path is None else self.content_path.affinities(*self._history_rows(history))
-
-    def _scores(self, user_id, history, table=None, unknown=None, affinity=None):
+    def _scores(self, user_id, history, table=None, unknown=None, path=True):
         """[B, N] scores of every indexed item; an id the index lacks reads as unknown. table, unknown: other item
-        vectors in index order (an ablation; rows past them read as unknown); affinity: _affinities of the same
-        history, read by the content path (None: the towers alone)."""
+        vectors in index order (an ablation; rows past them read as unknown); path: whether the content path reads
+        the history (models.content_path; off or absent: the towers alone)."""
         ablated = table is not None
         table = table if ablated else self.index.embeddings
         unknown = self.unknown if unknown is None else unknown
-        rows, present = self._history_rows(history)
-        rows = tf.where(rows < tf.shape(table, out_type=rows.dtype)[0], rows, -1)
+        history_rows, present = self._history_rows(history)
+        rows = tf.where(history_rows < tf.shape(table, out_type=history_rows.dtype)[0], history_rows, -1)
         vectors = history_vectors(table, rows, present, unknown)
         queries = self.query_tower(self._transform({F.USER_ID: user_id}), vectors, present, training=False)
         scores = tf.matmul(queries, table, transpose_b=True) if ablated else self.index.scores(queries)
-        return scores if affinity is None else self.content_path.apply(scores, affinity)
+        if not path or self.content_path is None:
+            return scores
+        return self.content_path.apply(scores, history_rows, present)
 
-    def _ranks(self, user_id, history, targets, table=None, unknown=None, affinity=None):
-        scores = self._scores(user_id, history, table, unknown, affinity)
+    def _ranks(self, user_id, history, targets, table=None, unknown=None, path=True):
+        scores = self._scores(user_id, history, table, unknown, path)
         excluded = self.index.excluded(history)[:, :tf.shape(scores)[1]]
         return target_ranks(scores, tf.where(targets < tf.shape(scores, out_type=targets.dtype)[1], targets, -1),
                             excluded)
@@ -110,13 +107,11 @@ class Recommender(tf.Module):
     # ---- signatures ------------------------------------------------------------------------------------------------
     @tf.function(input_signature=[STRING, STRING_MATRIX])
     def serve(self, user_id, history):
-        return self.index.top_k(self._scores(user_id, history, affinity=self._affinities(history)), history,
-                                self.top_k)
+        return self.index.top_k(self._scores(user_id, history), history, self.top_k)
 
     @tf.function(input_signature=[STRING, STRING_MATRIX, STRING_MATRIX])
     def recommend(self, user_id, history, exclude):
-        return self.index.top_k(self._scores(user_id, history, affinity=self._affinities(history)),
-                                tf.concat([history, exclude], axis=1), self.top_k)
+        return self.index.top_k(self._scores(user_id, history), tf.concat([history, exclude], axis=1), self.top_k)
 
     @tf.function(input_signature=[STRING])
     def similar_items(self, item_id):
@@ -143,12 +138,11 @@ class Recommender(tf.Module):
                           history, P.HISTORY_PAD)
         users = tf.reshape(raw[F.USER_ID], [-1])
         targets = self.index.rows.lookup(tf.reshape(raw[F.ITEM_ID], [-1]))
-        affinity = self._affinities(history)  # once, for the next item and every ablation but text's
         ablations = {contract.ablation_rank(modality): self._ranks(users, history, targets, *tables,
-                                                                   None if modality == "text" else affinity)
+                                                                   path=modality != "text")
                      for modality, tables in self.ablated.items()}
-        return {contract.RANK: self._ranks(users, history, targets, affinity=affinity),
-                contract.FUTURE_RANK: self._ranks(users, before, targets, affinity=self._affinities(before)),
+        return {contract.RANK: self._ranks(users, history, targets),
+                contract.FUTURE_RANK: self._ranks(users, before, targets),
                 **ablations}
 
     @tf.function(input_signature=[STRING, STRING, STRING_MATRIX, STRING, tf.TensorSpec([None, None], tf.float32)])

@@ -115,7 +115,8 @@ def run_fn(fn_args) -> None:
                       f"; switched off (no gain): {', '.join(selected['off'])}" if selected["off"] else "")
         if config.content_path:
             content_path, history["content_path"] = fit_content_path(
-                model, held_out, data.counts, config.content_path_max_warm_drop, reads=config.content_path_cold_read)
+                model, held_out, data.counts, config.content_path_max_warm_drop, reads=config.content_path_cold_read,
+                text_dim=config.content_path_text_dim)
             progress.info("content path: %s", describe(history["content_path"]))
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as handle:
         json.dump(history, handle, indent=2)

@@ -10,8 +10,9 @@ threads only contend for the GIL). Ratios are server / floor (latency: how many 
 fraction of the floor's rate). The load generator shares the machine and, being Python, its GIL: with few cores
 the client side is part of what is measured. With --text-dim (default 384, MiniLM's), the same catalog is served a
 second time through a content path (models.content_path: a tenth of the items cold, a fifth few-interaction, the
-cold component on), as a trained model with text is: what the path costs a request. Its passes over the catalog run
-whatever the history (a history's text is a gather of its rows), so requests carry none, as the plain model's do.
+cold component on; the text kept in ModelConfig.content_path_text_dim principal directions), as a trained model with
+text is: what the path costs a request. Its passes over the rows it rescores run whatever the history (a history's
+text is a gather of its rows), so requests carry none, as the plain model's do.
 
 Then the server's RSS: idle after the sweep, after a 100,000-instance REST request (refused: over --max-batch), after
 a gRPC message of a few bytes declaring 20,000 user ids (refused likewise), and after the largest request the limits

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from avrec import contract
+from avrec.config import ModelConfig
 from avrec.models.content_path import ContentPath
 
 
@@ -42,7 +43,7 @@ class SyntheticCatalog:
                    item_titles=np.array([f"Title {n}" for n in range(num_items)]) if titles else None,
                    item_text=rng.standard_normal((num_items, text_dim), dtype=np.float32) if text_dim else None)
 
-    def content_path(self) -> ContentPath | None:
+    def content_path(self, text_dim: int = ModelConfig().content_path_text_dim) -> ContentPath | None:
         """With item text: a content path as a fit leaves one on a short-history catalog (a tenth of the items cold,
         a fifth trained on a few times; the cold component and the few items' two-sided path on), so that serving
         pays for every pass a trained model's requests make."""
@@ -51,7 +52,8 @@ class SyntheticCatalog:
         share = np.random.default_rng(len(self.item_ids)).random(len(self.item_ids))
         buckets = np.where(share < 0.1, 0, np.where(share < 0.3, 1, 2))
         return ContentPath(self.item_text, buckets, weights=(0.0, 1.3), thresholds=(0.0, 1.0), half_life=1.0,
-                           scales=(1.0, 0.8), cold=(1.0, 1.5, 0.75, -0.5))
+                           scales=(1.0, 0.8), cold=(1.0, 1.5, 0.75, -0.5),
+                           text_dim=text_dim)
 
     @property
     def cold_start_query(self) -> np.ndarray:
@@ -106,7 +108,7 @@ class _ContractModule(tf.Module):
         there is one), with `excluded` catalog indices ([B, M], -1 = none) scored -inf."""
         scores = tf.matmul(query, self.item_vectors, transpose_b=True)
         if self.content_path is not None and history is not None:
-            scores = self.content_path.apply(scores, self.content_path.affinities(history, history >= 0))
+            scores = self.content_path.apply(scores, history, history >= 0)
         rows = tf.repeat(tf.range(tf.shape(excluded, out_type=tf.int64)[0]), tf.shape(excluded)[1])
         columns = tf.reshape(excluded, [-1])
         valid = columns >= 0

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from avrec.config import ModelConfig
-from avrec.models.content_path import ContentPath, interaction_buckets, path_scores
+from avrec.models.content_path import ContentPath, interaction_buckets, path_scores, trained_anchor
 from avrec.models.content_path_fit import (COLD_GRID, HALF_LIVES, METRICS, SCALES, _candidates, _fit, _no_path, _text,
                                            cold_folds, cold_read, describe, fit_content_path, validation_slice)
 from avrec.models.index import excluded_mask
@@ -36,7 +36,7 @@ def test_the_additive_path_is_the_weighted_standardized_cosine_with_the_recency_
         for one_sided in ((False, False), (False, True), (True, True)):
             path = ContentPath(text, np.array([0, 1, 2, 0]), weights=(2.0, 0.5), thresholds=(-0.5, 0.3),
                                one_sided=one_sided, half_life=half_life, scales=(0.5, 0.8))
-            scores = path.apply(towers, path.affinities(rows, present)).numpy()
+            scores = path.apply(towers, rows, present).numpy()
             floor = np.where(np.array([*one_sided, False])[[0, 1, 2, 0]], 0.0, -np.inf)
             expected = towers.numpy()[0] * scales
             np.testing.assert_allclose(scores[0], expected + weights * np.maximum(affinity - thresholds, floor),
@@ -44,14 +44,20 @@ def test_the_additive_path_is_the_weighted_standardized_cosine_with_the_recency_
             np.testing.assert_allclose(scores[1], expected + weights * np.maximum(-thresholds, floor),
                                        atol=1e-5)  # no history
             # an ablation's table may be shorter than the index: the rows it has are scored alike
-            np.testing.assert_allclose(path.apply(towers[:, :3], path.affinities(rows, present)).numpy(),
+            np.testing.assert_allclose(path.apply(towers[:, :3], rows, present).numpy(),
                                        scores[:, :3], atol=1e-6)
         assert affinity[3] < thresholds[3]  # one-sided, the text-less cold item loses nothing
     no_path = ContentPath(text, np.array([0, 1, 2, 0]))
-    np.testing.assert_allclose(no_path.apply(towers, no_path.affinities(rows, present)).numpy(), towers.numpy())
+    np.testing.assert_allclose(no_path.apply(towers, rows, present).numpy(), towers.numpy())
     path.upsert(tf.constant([4, 1], tf.int64), tf.constant([[0.0, 5.0], [1.0, 0.0]]), tf.constant(5, tf.int64))
     assert path.buckets.numpy().tolist() == [0, 1, 2, 0, 0]  # the new row is cold, the known one keeps its bucket
-    np.testing.assert_allclose(path.text.numpy()[[1, 4]], [[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(path.text.numpy()[[1, 4]] @ path.text_basis.numpy().T, [[1.0, 0.0], [0.0, 1.0]],
+                               atol=1e-6)
+    text = np.array([[1.0, 0], [1.0, 0], [3.0, 1.0], [0, 0], [0, 5.0]])  # the catalog's moments follow the refresh
+    cosines = _unit(0.5 * _unit(text[0]) + _unit(text[1])) @ _unit(text).T
+    np.testing.assert_allclose(path.affinities(rows, present).numpy()[0], (cosines - cosines.mean()) / cosines.std(),
+                               atol=1e-5)
+    assert path.path_rows.numpy().tolist() == [0, 3, 4, 1] and path.path_cold.numpy() == 3  # cold, then few
 
 
 def test_cold_items_are_a_mixture_component_anchored_to_the_trained_items():
@@ -65,7 +71,7 @@ def test_cold_items_are_a_mixture_component_anchored_to_the_trained_items():
     rows, present = tf.constant([[0, 2]], tf.int64), tf.constant([[True, True]])
     affinity = path.affinities(rows, present)
     towers = rng.normal(size=(1, 6)).astype(np.float32)
-    scores = path.apply(tf.constant(towers), affinity).numpy()[0]
+    scores = path.apply(tf.constant(towers), rows, present).numpy()[0]
     logits = towers[0] / temperature
     within = sharpness * affinity.numpy()[0] + towers_weight * logits
 
@@ -77,16 +83,48 @@ def test_cold_items_are_a_mixture_component_anchored_to_the_trained_items():
     np.testing.assert_allclose(scores[:3], towers[0, :3], atol=1e-6)  # trained items keep the towers' scores
     shifted = towers.copy()
     shifted[0, 3:] += 7.0  # the towers' level for cold items is not calibrated: it does not place them
-    np.testing.assert_allclose(path.apply(tf.constant(shifted), affinity).numpy()[0], scores, atol=1e-4)
+    np.testing.assert_allclose(path.apply(tf.constant(shifted), rows, present).numpy()[0], scores, atol=1e-4)
     # an ablation's shorter table: the component over the rows it has
-    shorter = path.apply(tf.constant(towers[:, :5]), affinity).numpy()[0]
+    shorter = path.apply(tf.constant(towers[:, :5]), rows, present).numpy()[0]
     np.testing.assert_allclose(shorter[:3], towers[0, :3], atol=1e-6)
     np.testing.assert_allclose(shorter[3:], temperature * (log_prior + log_mean_exp(logits[:3]) + within[3:5]
                                                            - log_mean_exp(within[3:5])), atol=1e-5)
     # a catalog of cold items alone has no trained distribution to anchor to: the towers' scores, all finite
     alone = ContentPath(text, np.zeros(6, np.int32), cold=(1.0, sharpness, towers_weight, log_prior))
-    np.testing.assert_allclose(alone.apply(tf.constant(towers), affinity).numpy(), towers, atol=1e-6)
+    np.testing.assert_allclose(alone.apply(tf.constant(towers), rows, present).numpy(), towers, atol=1e-6)
     assert ContentPath(text, buckets).cold.numpy().tolist() == [0.0] * 4  # no component unless fitted
+
+
+def test_served_scores_read_the_path_rows_alone_and_the_text_in_its_principal_directions():
+    """A request scores only the rows of buckets the path changes, with the catalog's moments in closed form: the
+    same scores as the whole catalog's affinities give. Fewer dimensions keep the directions the texts differ in."""
+    rng = np.random.default_rng(5)
+    spread = np.zeros(16)
+    spread[[2, 5, 9]] = [3.0, 2.0, 1.5]
+    text = rng.normal(size=(30, 16)) * (spread + 0.01) + 4.0 * np.eye(16)[0]  # a common direction and three apart
+    text[7] = 0.0  # no text
+    buckets = np.array([0, 1, 2] * 10)
+    rows, present = tf.constant([[4, 8, 2], [5, -1, -1]], tf.int64), tf.constant([[True] * 3, [True, False, False]])
+    towers = tf.constant(rng.normal(size=(2, 30)), tf.float32)
+    for few_weight, cold in ((0.0, (1.0, 1.5, 0.5, -0.3)), (1.2, (0.0, 0.0, 0.0, 0.0))):
+        path = ContentPath(text, buckets, weights=(0.7, few_weight), thresholds=(0.5, 1.0), half_life=1.0,
+                           cold=cold, temperature=0.5)
+        full = path_scores(towers, path.affinities(rows, present), tf.constant(buckets), path.weights,
+                           path.thresholds, path.one_sided, path.scales, path.cold, 0.5,
+                           trained_anchor(towers, tf.constant(buckets), 0.5)).numpy()
+        served = path.apply(towers, rows, present).numpy()
+        np.testing.assert_allclose(served, full, atol=1e-5)
+        rescored = np.flatnonzero(buckets == 0) if few_weight == 0 else np.r_[np.flatnonzero(buckets == 0),
+                                                                       np.flatnonzero(buckets == 1)]
+        assert path.path_rows.numpy().tolist() == rescored.tolist()
+        untouched = np.setdiff1d(np.arange(30), rescored)
+        np.testing.assert_array_equal(served[:, untouched], towers.numpy()[:, untouched])
+        assert not np.allclose(served[:, rescored], towers.numpy()[:, rescored])
+    whole = ContentPath(text, buckets).affinities(rows, present)
+    narrow = ContentPath(text, buckets, text_dim=4)  # the three, and the text-less row against the rest
+    assert narrow.text.numpy().shape == (30, 4)
+    np.testing.assert_allclose(narrow.affinities(rows, present), whole, atol=1e-3)
+    assert not np.allclose(ContentPath(text, buckets, text_dim=3).affinities(rows, present), whole, atol=0.5)
 
 
 class _ScriptedSlice:
@@ -150,12 +188,13 @@ def test_fit_weights_cold_items_by_text_where_it_pays_and_keeps_the_warm_targets
     for metric in ("", "_recall@50", "_ndcg@10"):  # the warm targets' bound holds on every metric
         assert report["with" + metric]["many"] >= report["without" + metric]["many"]
     assert path.buckets.numpy().tolist() == interaction_buckets(counts).tolist()
+    assert report["rescored_items"] == len(path.path_rows.numpy()) >= len(cold)  # every cold item at least
     rows, present = tf.constant([[0]], tf.int64), tf.constant([[True]])
-    scores = path.apply(tf.zeros([1, CATALOG]), path.affinities(rows, present))  # as the served index reads it
+    scores = path.apply(tf.zeros([1, CATALOG]), rows, present)  # as the served index reads it
     assert scores.dtype == tf.float32 and scores.shape == (1, CATALOG) and np.all(np.isfinite(scores.numpy()))
     assert path.cold.numpy().tolist() == [1.0, *report["cold_component"].values()]
     assert path.temperature.numpy() == config.temperature
-    assert "cold: component of sharpness" in describe(report) and "NDCG@10" in describe(report)
+    assert "cold: component of sharpness" in describe(report) and "a request rescores" in describe(report)
     # Fewer cold targets than the fit asks for (there are not that many examples): the bucket is not fitted.
     _, report = fit_content_path(model, batches, counts, 0.0, min_targets=len(warm) + len(cold) + 1)
     assert report["cold_component"] is None and report["with"] == report["without"]
@@ -178,9 +217,10 @@ def test_the_fit_ranks_each_candidate_as_the_served_scores_rank_it():
         for number, point in enumerate(candidates):
             for queries, rows, present, targets, known in slice_.batches:
                 for fold_queries, (table, buckets) in zip(queries, slice_.folds):
-                    scores = path_scores(tf.matmul(fold_queries, table, transpose_b=True),
-                                         slice_.path.affinities(rows, present, 1.0), buckets,
-                                         *slice_._values(point), config.temperature)
+                    towers = tf.matmul(fold_queries, table, transpose_b=True)
+                    scores = path_scores(towers, slice_.path.affinities(rows, present, 1.0), buckets,
+                                         *slice_._values(point), config.temperature,
+                                         trained_anchor(towers, buckets, config.temperature))
                     ranks = target_ranks(scores, targets, excluded_mask(rows, CATALOG)).numpy()[known]
                     of = buckets[targets.numpy()[known]]
                     for metric, gain in enumerate([ranks < 10, ranks < 50, (ranks < 10) / np.log2(ranks + 2.0)]):

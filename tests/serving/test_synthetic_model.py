@@ -5,6 +5,7 @@ import numpy as np
 import avrec  # noqa: F401  (before TensorFlow)
 import tensorflow as tf
 
+from avrec.models.content_path import path_scores, trained_anchor
 from tests.support.serving import K, expected_top_k, user_query
 from synthetic_model import SyntheticCatalog
 
@@ -17,7 +18,10 @@ def test_a_catalog_with_text_is_served_through_its_content_path(tmp_path):
     path = catalog.content_path()
     rows = tf.constant([[3, 7, -1]], tf.int64)
     towers = catalog.item_embeddings @ user_query(catalog, "u1", ["i3", "i7"])
-    scores = path.apply(tf.constant(towers[np.newaxis]), path.affinities(rows, rows >= 0)).numpy()[0]
+    towers = tf.constant(towers[np.newaxis], tf.float32)  # the whole catalog's scores, as the fit ranks them
+    scores = path_scores(towers, path.affinities(rows, rows >= 0), path.buckets, path.weights, path.thresholds,
+                         path.one_sided, path.scales, path.cold, path.temperature,
+                         trained_anchor(towers, path.buckets, path.temperature)).numpy()[0]
     scores[[3, 7]] = -np.inf
     top = np.argsort(-scores, kind="stable")[:K]
     assert [item.decode() for item in answer["item_ids"].numpy()[0]] == catalog.item_ids[top].tolist()
