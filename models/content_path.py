@@ -118,11 +118,11 @@ def trained_anchor(towers: tf.Tensor, buckets: tf.Tensor, temperature) -> tf.Ten
 
 def cold_component(towers: tf.Tensor, affinity: tf.Tensor, cold: tf.Tensor | None, sharpness, towers_weight,
                    log_prior, temperature, anchor: tf.Tensor) -> tf.Tensor:
-    """[B, N] scores of the cold items ([N] bool; None: every column) as a mixture component, in logits (a towers' score / temperature)
-    times the temperature: log_prior + the trained items' mean logit (trained_anchor) + the item's log weight among
-    the cold items (sharpness * affinity + towers_weight * logit) less their log-mean-exp. log_prior is an average
-    cold item's log-probability against an average trained item's, so the cold items' share grows with their number
-    and does not depend on the catalog's size. Read at cold items only."""
+    """[B, N] scores of the cold items ([N] bool; None: every column) as a mixture component, in logits (a towers'
+    score / temperature) times the temperature: log_prior + the trained items' mean logit (trained_anchor) + the
+    item's log weight among the cold items (sharpness * affinity + towers_weight * logit) less their log-mean-exp.
+    log_prior is an average cold item's log-probability against an average trained item's, so the cold items' share
+    grows with their number and does not depend on the catalog's size. Read at cold items only."""
     return temperature * mixture_logits(towers / temperature, affinity, anchor, sharpness, towers_weight, log_prior,
                                         cold)
 

@@ -52,8 +52,7 @@ class SyntheticCatalog:
         share = np.random.default_rng(len(self.item_ids)).random(len(self.item_ids))
         buckets = np.where(share < 0.1, 0, np.where(share < 0.3, 1, 2))
         return ContentPath(self.item_text, buckets, weights=(0.0, 1.3), thresholds=(0.0, 1.0), half_life=1.0,
-                           scales=(1.0, 0.8), cold=(1.0, 1.5, 0.75, -0.5),
-                           text_dim=text_dim)
+                           scales=(1.0, 0.8), cold=(1.0, 1.5, 0.75, -0.5), text_dim=text_dim)
 
     @property
     def cold_start_query(self) -> np.ndarray:
