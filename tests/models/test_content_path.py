@@ -211,6 +211,10 @@ def test_the_fit_ranks_each_candidate_as_the_served_scores_rank_it():
     text = _text(model)
     folds = cold_folds(model.catalog.features[P.ITEM_KEY], interaction_buckets(counts))
     slice_ = validation_slice(model, tf.data.Dataset.from_tensor_slices(examples).batch(10), counts, text, folds)
+    # the never-trained items no example targets are left out, the targeted ones kept as cold
+    assert slice_.absent == len(cold) - 8 and slice_.size == CATALOG - slice_.absent
+    real_cold = [int((buckets == 0).sum() - (folds == fold).sum()) for fold, (_, buckets) in enumerate(slice_.folds)]
+    assert real_cold == [8] * 10
     with_cold = _candidates(_no_path(), 0, (1.0,))[::23]
     for bucket, candidates in ((0, [_no_path(), *with_cold]), (1, _candidates(with_cold[2], 1, SCALES)[::31])):
         expected = np.zeros((len(candidates), len(METRICS), 3))
@@ -221,7 +225,7 @@ def test_the_fit_ranks_each_candidate_as_the_served_scores_rank_it():
                     scores = path_scores(towers, slice_.path.affinities(rows, present, 1.0), buckets,
                                          *slice_._values(point), config.temperature,
                                          trained_anchor(towers, buckets, config.temperature))
-                    ranks = target_ranks(scores, targets, excluded_mask(rows, CATALOG)).numpy()[known]
+                    ranks = target_ranks(scores, targets, excluded_mask(rows, slice_.size)).numpy()[known]
                     of = buckets[targets.numpy()[known]]
                     for metric, gain in enumerate([ranks < 10, ranks < 50, (ranks < 10) / np.log2(ranks + 2.0)]):
                         np.add.at(expected[number, metric], of, gain)
