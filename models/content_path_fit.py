@@ -162,7 +162,8 @@ class _Slice:
         cold, each item's bucket as read) per fold. The catalog's never-trained items that no validation example
         targets are left out (`absent`): they had no interaction before the slice's end (not yet released, as
         `--cold-items` or a refresh's new items are), so they would only take top places from the targets, and a
-        fit that counted them as cold competitors would judge every cold share by items that cannot be hit."""
+        fit that counted them as cold competitors would judge every cold share by items that cannot be hit. They
+        stay in the path (`self.path`, the served one's text basis and moments) and in the histories it reads."""
         self.model, self.batches = model, []
         for batch in examples:
             rows, present = model.recent_history(batch)
@@ -178,9 +179,11 @@ class _Slice:
         def kept_rows(rows):
             return tf.constant(np.where(rows >= 0, row[np.maximum(rows, 0)], -1))
 
-        self.batches = [(queries, kept_rows(rows.numpy()), present, kept_rows(targets), targets >= 0)
+        # (queries, history rows in the catalog (the path's), in the fit's, present, target rows in the fit's, known)
+        self.batches = [(queries, rows, kept_rows(rows.numpy()), present, kept_rows(targets), targets >= 0)
                         for queries, rows, present, targets in self.batches]
-        self.path = ContentPath(text[kept], buckets[kept], text_dim=text_dim)
+        self.path = ContentPath(text, buckets, text_dim=text_dim)
+        self.columns = tf.constant(np.flatnonzero(kept), tf.int32)  # the fit's items' catalog rows
         self.folds = [(tf.boolean_mask(table, kept), read[kept]) for table, read in folds]
         self.size = int(kept.sum())
         # totals: the recalls' denominators, every fold's targets; distinct: the examples a bucket's targets come
@@ -205,10 +208,10 @@ class _Slice:
         size = self.size
         served = self._values(candidates[0])
         values = [self._values(point, bucket) for point in candidates]
-        for queries, rows, present, targets, known in self.batches:
-            affinity = self.path.affinities(rows, present, half_life)
+        for queries, rows, fit_rows, present, targets, known in self.batches:
+            affinity = self.affinities(rows, present, half_life)
             safe = np.maximum(targets.numpy(), 0)
-            competitors = ~excluded_mask(rows, size) & ~tf.one_hot(safe, size, on_value=True, off_value=False)
+            competitors = ~excluded_mask(fit_rows, size) & ~tf.one_hot(safe, size, on_value=True, off_value=False)
             last = tf.reduce_sum(tf.cast(competitors, tf.float32), axis=1)
             for fold_queries, (table, read_buckets) in zip(queries, self.folds):
                 towers = tf.matmul(fold_queries, table, transpose_b=True)
@@ -236,6 +239,10 @@ class _Slice:
                     for metric, gain in enumerate(gains):
                         sums[number, metric] += np.bincount(target_buckets, weights=gain, minlength=len(BUCKETS))
         return sums / np.maximum(self.totals, 1)
+
+    def affinities(self, rows: tf.Tensor, present: tf.Tensor, half_life: float) -> tf.Tensor:
+        """[B, size]: the fit's items' affinities with histories of catalog rows [B, L], as the served path's."""
+        return tf.gather(self.path.affinities(rows, present, half_life), self.columns, axis=1)
 
     def _values(self, point: Point, bucket: int | None = None) -> tuple:
         """The path's values as path_scores reads them (weights in spreads of the towers' scores), or one bucket's as
