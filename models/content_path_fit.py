@@ -156,15 +156,15 @@ class _Slice:
     """The validation slice's towers' scores and text affinities, batch by batch, re-ranked under candidate paths in
     every fold (the slice is read once)."""
 
-    def __init__(self, model, examples, unknown, text: np.ndarray, buckets: np.ndarray,
-                 folds: list[tuple[tf.Tensor, np.ndarray]], text_dim: int | None):
-        """text, buckets: the catalog's, as ContentPath's; folds: (the item table with the fold's cold items read as
-        cold, each item's bucket as read) per fold. The catalog's never-trained items that no validation example
-        targets are left out (`absent`): they had no interaction before the slice's end (not yet released, as
+    def __init__(self, model, examples, unknown, path: ContentPath, folds: list[tuple[tf.Tensor, np.ndarray]]):
+        """path: the whole catalog's, as served; folds: (the item table with the fold's cold items read as cold, each
+        item's bucket as read) per fold. The catalog's never-trained items that no validation example targets are
+        left out of the ranking (`absent`): they had no interaction before the slice's end (not yet released, as
         `--cold-items` or a refresh's new items are), so they would only take top places from the targets, and a
         fit that counted them as cold competitors would judge every cold share by items that cannot be hit. They
-        stay in the path (`self.path`, the served one's text basis and moments) and in the histories it reads."""
-        self.model, self.batches = model, []
+        stay in the path (its text basis and moments) and in the histories it reads."""
+        self.model, self.path, self.batches = model, path, []
+        buckets = path.buckets.numpy()
         for batch in examples:
             rows, present = model.recent_history(batch)
             targets = model.catalog.rows_of(tf.reshape(batch[P.ITEM_KEY], [-1]))
@@ -182,7 +182,6 @@ class _Slice:
         # (queries, history rows in the catalog (the path's), in the fit's, present, target rows in the fit's, known)
         self.batches = [(queries, rows, kept_rows(rows.numpy()), present, kept_rows(targets), targets >= 0)
                         for queries, rows, present, targets in self.batches]
-        self.path = ContentPath(text, buckets, text_dim=text_dim)
         self.columns = tf.constant(np.flatnonzero(kept), tf.int32)  # the fit's items' catalog rows
         self.folds = [(tf.boolean_mask(table, kept), read[kept]) for table, read in folds]
         self.size = int(kept.sum())
@@ -329,7 +328,7 @@ def validation_slice(model, examples: tf.data.Dataset, counts: np.ndarray, text:
             read = tf.tensor_scatter_nd_update(table, np.flatnonzero(simulated)[:, np.newaxis],
                                                cold_read(model, simulated, counts, content))
         folds.append((read, np.where(simulated, 0, buckets).astype(np.int32)))
-    return _Slice(model, examples, unknown, np.asarray(text), buckets, folds, text_dim)
+    return _Slice(model, examples, unknown, ContentPath(text, buckets, text_dim=text_dim), folds)
 
 
 def fit_content_path(model, examples: tf.data.Dataset, counts: np.ndarray, max_warm_drop: float,
