@@ -157,7 +157,8 @@ class ModelConfig(_Section):
     user_min_examples: int = 10
     logq_correction: bool = True
     # At most this many epochs: training stops when Recall@10 on the validation slice (the latest training example
-    # of at most `validation_examples` users; 0: no slice) has not improved for `patience` epochs, and keeps the best.
+    # of at most `validation_examples` users; 0: no slice) has not improved for `patience` epochs, and keeps the last
+    # epoch unless the best beats it there by more than chance (models.validation.StopAndKeep).
     epochs: int = 20
     validation_examples: int = 2000
     patience: int = 3

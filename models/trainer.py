@@ -65,20 +65,26 @@ def pretrain(model, data: training.TrainingData, config: ModelConfig, epochs: li
 
 
 def fit(model, data: training.TrainingData, config: ModelConfig, held_out: tf.data.Dataset | None,
-        log_dir: str | None = None) -> list[dict]:
+        log_dir: str | None = None) -> tuple[list[dict], int]:
     """Trains (after pretraining, when configured) until Recall@10 on `held_out` (the validation slice) stops
-    improving; returns the epochs."""
+    improving; returns the epochs and the training epoch whose weights were kept (1-based; without a slice, the
+    last)."""
     epochs = []
     if config.pretrain_epochs:
         pretrain(model, data, config, epochs)
     callbacks = [EpochLog("train", epochs)]
-    if held_out is not None:
-        callbacks[:0] = validation.stopping(held_out, config, restore_best=True)
+    stopping = validation.stopping(held_out, config, restore_best=True) if held_out is not None else []
+    callbacks[:0] = stopping
     if log_dir:
         callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
     model.fit(data.train(config), epochs=config.epochs, steps_per_epoch=data.steps_per_epoch(config), verbose=0,
               callbacks=callbacks)
-    return epochs
+    trained = sum(epoch["phase"] == "train" for epoch in epochs)
+    kept = stopping[-1].kept_epoch if stopping else trained
+    if stopping:
+        progress.info("kept epoch %d's weights (%s)", kept, "the last: no epoch beat it on the validation slice by "
+                      "more than chance" if kept == trained else "they beat the last epoch's by more than chance")
+    return epochs, kept
 
 
 def run_fn(fn_args) -> None:
@@ -105,8 +111,8 @@ def run_fn(fn_args) -> None:
         warm_start(model, fn_args.base_model, {name: data.tft_output.vocabulary_by_name(name)
                                                for name in training.VOCABULARIES})
     held_out = data.validation(config)  # one slice, read once, for training and for what is fitted after it
-    epochs = fit(model, data, config, held_out, fn_args.model_run_dir)
-    history = {"epochs": epochs, "config": config.to_dict()}
+    epochs, kept_epoch = fit(model, data, config, held_out, fn_args.model_run_dir)
+    history = {"epochs": epochs, "kept_epoch": kept_epoch, "config": config.to_dict()}
     content_path = None
     if data.content is not None and held_out is not None:
         history["modalities"] = selected = select_modalities(model, held_out)

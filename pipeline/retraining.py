@@ -33,13 +33,11 @@ def _append_run(output: Path, run: dict) -> None:
 
 def training_record(document: dict) -> dict:
     """What runs.json keeps of a run's training, so warm start and from scratch compare in epochs: the epochs trained
-    (early stopping may end before the configured maximum), the one whose weights were kept (the best validation
-    Recall@10, as EarlyStopping restores it) and the validation Recall@10 after each."""
-    epochs = [epoch for epoch in document["training"]["epochs"] if epoch["phase"] == "train"]
-    recalls = [epoch.get(MONITOR) for epoch in epochs]
-    scored = [(recall, epoch["epoch"]) for recall, epoch in zip(recalls, epochs) if recall is not None]
-    best = max(scored, key=lambda pair: pair[0])[1] if scored else (epochs[-1]["epoch"] if epochs else None)
-    return {"epochs": len(epochs), "best_epoch": best, MONITOR: recalls}
+    (early stopping may end before the configured maximum), the one whose weights were kept (models.validation's
+    StopAndKeep) and the validation Recall@10 after each."""
+    training = document["training"]
+    recalls = [epoch.get(MONITOR) for epoch in training["epochs"] if epoch["phase"] == "train"]
+    return {"epochs": len(recalls), "kept_epoch": training["kept_epoch"], MONITOR: recalls}
 
 
 def retrain(config: RunConfig, stream=sys.stdout) -> dict | None:

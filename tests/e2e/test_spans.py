@@ -83,7 +83,7 @@ def test_retraining_span_after_span(periods, tmp_path):
         _write_span(spans, slice_dir, 3, cuts[3])
         warm = retrain(_config(spans, output, epochs=2))
         assert warm["warm_start"] and warm["window"] == [1, 3] and warm["blessed"]
-        assert warm["epochs"] == 2 and len(warm["val_recall@10"]) == 2 and warm["best_epoch"] in (1, 2)
+        assert warm["epochs"] == 2 and len(warm["val_recall@10"]) == 2 and warm["kept_epoch"] in (1, 2)
         assert int(warm["pushed"].rsplit("/", 1)[1]) > int(first["pushed"].rsplit("/", 1)[1])
         # Warm start carried the served model's weights: two epochs later, an item both models know still has
         # nearly the vector it was served with, far closer than to another item's. (Epoch losses cannot show it on

@@ -67,3 +67,33 @@ def test_an_epoch_without_gain_lowers_the_learning_rate_and_patience_such_epochs
                                [1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4])
     np.testing.assert_allclose(rates_until_stopped(ModelConfig(patience=2, plateau_lr_factor=1.0), recalls),
                                [1e-3] * 6)
+
+
+def test_the_last_epoch_is_kept_unless_the_best_beats_it_on_the_slice_by_more_than_chance():
+    def kept(best_only: int, last_only: int, restore_best: bool = True) -> tuple[int, float]:
+        """(kept epoch, the kept weights' value) after three epochs on a 2,000-example slice: the first scores best,
+        hitting `best_only` examples the last misses; the last hits `last_only` the first misses; 200 are hit by
+        every epoch. Epoch n's weights are all n - 1."""
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+        model.build([None, 2])
+        scores = validation.ValidationRecall(None)
+        stop = validation.StopAndKeep(scores, patience=2, restore_best=restore_best)
+        stop.set_model(model)
+        stop.on_train_begin()
+        common = np.arange(2000) < 200
+        first, last = common.copy(), common.copy()
+        first[200:200 + best_only] = True
+        last[1000:1000 + last_only] = True
+        for epoch, hits in enumerate([first, common, last]):
+            model.set_weights([np.full(weight.shape, float(epoch)) for weight in model.get_weights()])
+            scores.hits = hits
+            stop.on_epoch_end(epoch, {validation.MONITOR: float(hits.mean())})
+        assert model.stop_training  # two epochs without gain
+        stop.on_train_end()
+        return stop.kept_epoch, float(model.get_weights()[0][0, 0])
+
+    assert kept(best_only=13, last_only=10) == (3, 2.0)  # 3 hits ahead among 23 that differ: chance (z = 0.63)
+    assert kept(best_only=40, last_only=10) == (1, 0.0)  # 30 ahead among 50 (z = 4.2): the best epoch's weights
+    assert kept(best_only=40, last_only=10, restore_best=False) == (3, 2.0)  # a Tuner trial keeps what it has
+    # Two hits to none differ in 2 examples: z = 1.41, chance.
+    assert validation.beats_by_more_than_chance(np.array([True, True]), np.array([False, False])) is False
