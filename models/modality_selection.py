@@ -20,9 +20,9 @@ from avrec.models.validation import beats_by_more_than_chance, hits_at_10
 
 
 def _hits(model, examples, keep) -> tuple[np.ndarray, dict[str, float]]:
-    """(the slice's warm hits then its cold-read hits, in one array; their Recall@10s)."""
+    """(the slice's hits [2, N], warm and read cold; their Recall@10s)."""
     warm, cold = hits_at_10(model, examples, keep), hits_at_10(model, examples, keep, cold=True)
-    return np.concatenate([warm, cold]), {"warm": float(warm.mean()) if warm.size else 0.0,
+    return np.stack([warm, cold]), {"warm": float(warm.mean()) if warm.size else 0.0,
                                           "cold": float(cold.mean()) if cold.size else 0.0}
 
 

@@ -125,7 +125,7 @@ class CandidateTower(tf.keras.Model):
             self.modality_dropout = ModalityDropout(config.modality_dropout, seed=config.seed + 2)
             self.fusion = (GatedFusion(dim, num_modalities=len(MODALITIES), name="gated_fusion")
                            if config.fusion == "gated" else AlphaFusion(dim, config.alpha, name="alpha_fusion"))
-            # The modalities in use: the Trainer switches off one that does not pay on its validation slice.
+            # The modalities in use: the Trainer switches off one that costs on its validation slice.
             self.modality_keep = tf.Variable([True] * len(MODALITIES), trainable=False, name="modality_keep")
         self.side = tf.keras.layers.Dense(dim, name="side")
         self.behaviour_only = False  # pretraining: the item id alone, no side information

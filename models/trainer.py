@@ -1,8 +1,8 @@
 """The Trainer's module: `run_fn` trains the two-tower model on Transform's output and exports the Recommender.
 
 The exported index covers every catalog item, not only those with interactions in training. With the Tuner in the
-pipeline, its best hyperparameters replace the configured values. With content, a pretrained modality that does not
-pay on the validation slice is switched off (models.modality_selection). Each epoch's loss, validation Recall@10 and
+pipeline, its best hyperparameters replace the configured values. With content, a pretrained modality whose absence
+gains on the validation slice by more than chance is switched off (models.modality_selection). Each epoch's loss, validation Recall@10 and
 seconds, and the modality selection's scores, go to `history.json` in the model run directory (the run's report
 plots them).
 """
@@ -116,9 +116,10 @@ def run_fn(fn_args) -> None:
     content_path = None
     if data.content is not None and held_out is not None:
         history["modalities"] = selected = select_modalities(model, held_out)
-        progress.info("validation Recall@10 warm / cold-read with every modality %.4f / %.4f%s",
+        progress.info("validation Recall@10 warm / cold-read with the modalities kept %.4f / %.4f%s",
                       selected["all"]["warm"], selected["all"]["cold"],
-                      f"; switched off (no gain): {', '.join(selected['off'])}" if selected["off"] else "")
+                      f"; switched off (their absence gained by more than chance): {', '.join(selected['off'])}"
+                      if selected["off"] else "")
         if config.content_path:
             content_path, history["content_path"] = fit_content_path(
                 model, held_out, data.counts, config.content_path_max_warm_drop, reads=config.content_path_cold_read,

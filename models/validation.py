@@ -108,11 +108,13 @@ class ValidationRecall(tf.keras.callbacks.Callback):
 
 
 def beats_by_more_than_chance(better: np.ndarray, other: np.ndarray) -> bool:
-    """Whether the hits `better` beat `other` on the same examples by more than chance: McNemar's test on the
-    examples exactly one of them hits (z above SIGNIFICANT_Z)."""
-    only_better, only_other = int(np.sum(better & ~other)), int(np.sum(other & ~better))
-    return only_better + only_other > 0 and bool(
-        (only_better - only_other) / np.sqrt(only_better + only_other) > SIGNIFICANT_Z)
+    """Whether the hits `better` beat `other` on the same examples by more than chance (z above SIGNIFICANT_Z):
+    [N] bool each, McNemar's test on the examples exactly one of them hits; [R, N], R reads of each example, the
+    same test on each example's summed difference (the reads of one example move together, so they are one
+    observation, not R)."""
+    differences = np.sum(np.atleast_2d(better).astype(np.int64) - np.atleast_2d(other).astype(np.int64), axis=0)
+    spread = float(np.sum(differences ** 2))
+    return spread > 0 and bool(np.sum(differences) / np.sqrt(spread) > SIGNIFICANT_Z)
 
 
 class StopAndKeep(tf.keras.callbacks.Callback):
@@ -151,7 +153,7 @@ class StopAndKeep(tf.keras.callbacks.Callback):
         if self.last_epoch is None:
             return
         self.kept_epoch = self.last_epoch + 1
-        if (self.restore_best and self.best_epoch != self.last_epoch
+        if (self.restore_best and self.best_epoch != self.last_epoch and self.best_hits is not None
                 and beats_by_more_than_chance(self.best_hits, self.scores.hits)):
             self.model.set_weights(self.best_weights)
             self.kept_epoch = self.best_epoch + 1

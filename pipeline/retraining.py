@@ -37,7 +37,7 @@ def training_record(document: dict) -> dict:
     StopAndKeep) and the validation Recall@10 after each."""
     training = document["training"]
     recalls = [epoch.get(MONITOR) for epoch in training["epochs"] if epoch["phase"] == "train"]
-    return {"epochs": len(recalls), "kept_epoch": training["kept_epoch"], MONITOR: recalls}
+    return {"epochs": len(recalls), "kept_epoch": training.get("kept_epoch"), MONITOR: recalls}
 
 
 def retrain(config: RunConfig, stream=sys.stdout) -> dict | None:

@@ -97,3 +97,8 @@ def test_the_last_epoch_is_kept_unless_the_best_beats_it_on_the_slice_by_more_th
     assert kept(best_only=40, last_only=10, restore_best=False) == (3, 2.0)  # a Tuner trial keeps what it has
     # Two hits to none differ in 2 examples: z = 1.41, chance.
     assert validation.beats_by_more_than_chance(np.array([True, True]), np.array([False, False])) is False
+    # Three examples read twice, each read a hit against a miss: three observations (z = 6 / sqrt(12) = 1.73), not
+    # six (which would give z = 2.45).
+    both_reads = np.ones((2, 3), bool)
+    assert validation.beats_by_more_than_chance(both_reads, ~both_reads) is False
+    assert validation.beats_by_more_than_chance(np.ones((2, 5), bool), np.zeros((2, 5), bool)) is True  # z = 2.24
