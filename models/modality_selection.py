@@ -16,14 +16,13 @@ import numpy as np
 import tensorflow as tf
 
 from avrec.features import MODALITIES
-from avrec.models.validation import beats_by_more_than_chance, hits_at_10
+from avrec.models.validation import beats_by_more_than_chance, hits_at_10, recall_of
 
 
 def _hits(model, examples, keep) -> tuple[np.ndarray, dict[str, float]]:
     """(the slice's hits [2, N], warm and read cold; their Recall@10s)."""
     warm, cold = hits_at_10(model, examples, keep), hits_at_10(model, examples, keep, cold=True)
-    return np.stack([warm, cold]), {"warm": float(warm.mean()) if warm.size else 0.0,
-                                          "cold": float(cold.mean()) if cold.size else 0.0}
+    return np.stack([warm, cold]), {"warm": recall_of(warm), "cold": recall_of(cold)}
 
 
 def select_modalities(model, examples: tf.data.Dataset) -> dict:

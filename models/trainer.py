@@ -2,9 +2,9 @@
 
 The exported index covers every catalog item, not only those with interactions in training. With the Tuner in the
 pipeline, its best hyperparameters replace the configured values. With content, a pretrained modality whose absence
-gains on the validation slice by more than chance is switched off (models.modality_selection). Each epoch's loss, validation Recall@10 and
-seconds, and the modality selection's scores, go to `history.json` in the model run directory (the run's report
-plots them).
+gains on the validation slice by more than chance is switched off (models.modality_selection). Each epoch's loss,
+validation Recall@10 and seconds, the epoch kept, and the modality selection's scores, go to `history.json` in the
+model run directory (the run's report plots them).
 """
 from __future__ import annotations
 

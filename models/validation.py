@@ -83,10 +83,13 @@ def hits_at_10(model, examples: tf.data.Dataset, keep=None, cold: bool = False) 
     return np.concatenate(hits) if hits else np.zeros(0, bool)
 
 
-def recall_at_10(model, examples: tf.data.Dataset, keep=None, cold: bool = False) -> float:
-    """The share of `hits_at_10` (0 without a scored example)."""
-    hits = hits_at_10(model, examples, keep, cold)
+def recall_of(hits: np.ndarray) -> float:
+    """The share of hits that hit (0 without a scored example)."""
     return float(hits.mean()) if hits.size else 0.0
+
+
+def recall_at_10(model, examples: tf.data.Dataset, keep=None, cold: bool = False) -> float:
+    return recall_of(hits_at_10(model, examples, keep, cold))
 
 
 class ValidationRecall(tf.keras.callbacks.Callback):
@@ -104,7 +107,7 @@ class ValidationRecall(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             self.hits = hits_at_10(self.model, self.examples)
-            logs[MONITOR] = float(self.hits.mean()) if self.hits.size else 0.0
+            logs[MONITOR] = recall_of(self.hits)
 
 
 def beats_by_more_than_chance(better: np.ndarray, other: np.ndarray) -> bool:

@@ -130,7 +130,8 @@ def execute(config: RunConfig, stream=sys.stdout) -> dict:
                          + format_table(rows) + "\n")
     switched_off = training.get("modalities", {}).get("off")
     if switched_off:
-        stream.write(f"(switched off by the validation slice, where their absence gained by more than chance: {', '.join(switched_off)})\n")
+        stream.write("(switched off by the validation slice, where their absence gained by more than chance: "
+                     f"{', '.join(switched_off)})\n")
     if groups["cold_no_history"]:
         stream.write(f"({groups['cold_no_history']} cold examples without any history are counted, not scored: "
                      "nothing can rank them)\n")

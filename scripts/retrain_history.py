@@ -97,7 +97,8 @@ def table(history: dict[str, list[dict]]) -> str:
             best = max((r for r in scratch[run["span"]]["val_recall@10"] if r is not None), default=None)
             reach = epochs_to_reach(run, REACHED * best) if best is not None else None
             rows.append(f"| {run['span']} | {run['window']} | {mode} | {'yes' if run['warm_start'] else 'no'} | "
-                        f"{run['epochs']} ({run.get('kept_epoch', run.get('best_epoch'))}) | {reach if reach is not None else 'never'} | "
+                        f"{run['epochs']} ({run.get('kept_epoch', run.get('best_epoch'))}) | "  # best_epoch: older runs.json
+                        f"{reach if reach is not None else 'never'} | "
                         + " / ".join(f"{metrics.get(name, float('nan')):.4f}"
                                      for name in ("recall@10", "recall@50", "ndcg@10"))
                         + f" | {run['blessed']}, {Path(run['pushed']).name if run['pushed'] else '-'} | "
